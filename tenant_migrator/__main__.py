@@ -1,0 +1,3 @@
+from tenant_migrator.cli import main
+
+main()

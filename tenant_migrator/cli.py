@@ -1,0 +1,205 @@
+"""The command line: parse options, call the library, render. Nothing else lives here.
+
+Heavy imports (asyncpg, jsonschema, yaml, rich tables) happen inside the commands
+so that ``tenant-migrator --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenant_migrator.errors import MigratorError
+from tenant_migrator.settings import Settings
+
+app = typer.Typer(
+    name="tenant-migrator",
+    help=(
+        "Move tenant configuration from clients/<tenant>/client.yaml into the PostgreSQL "
+        "(Supabase) tenants table: validated, secrets turned into ${ENV} references, "
+        "written in one transaction, with a dry-run diff first."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals in a traceback could hold a literal secret read from a client file.
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path,
+        typer.Option(
+            "--project-dir",
+            help="Directory holding clients/, config/ and database/.",
+            file_okay=False,
+            resolve_path=True,
+        ),
+    ] = Path("."),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="DATABASE_URL",
+            help=(
+                "PostgreSQL URL (Supabase direct or pooler). Without it, and without "
+                "PGHOST/PGDATABASE, a local embedded server is used."
+            ),
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Settings(project_dir=project_dir, database_url=database_url)
+
+
+def main() -> None:
+    try:
+        app()
+    except MigratorError as err:
+        from tenant_migrator.render import print_error
+
+        print_error(err)
+        sys.exit(err.exit_code)
+
+
+def _todo(what: str) -> None:
+    raise MigratorError(f"{what} is not implemented yet")
+
+
+Tenants = Annotated[
+    list[str] | None,
+    typer.Argument(help="Only these tenants (directory names under clients/). Default: all."),
+]
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@app.command("db-url")
+def db_url(ctx: typer.Context) -> None:
+    """Print the URL the tool connects to (starts the embedded server if needed).
+
+    Example: psql "$(tenant-migrator db-url)"
+    """
+    _todo("db-url")
+
+
+@app.command("db-stop")
+def db_stop(ctx: typer.Context) -> None:
+    """Stop the embedded PostgreSQL server of this project directory, if running."""
+    _todo("db-stop")
+
+
+migrate_app = typer.Typer(
+    help="Apply pending database migrations (each in its own transaction, under a lock).",
+    no_args_is_help=False,
+)
+app.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.callback(invoke_without_command=True)
+def migrate(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would run; write nothing.")
+    ] = False,
+) -> None:
+    """Apply pending migrations in file order. Subcommands: status, repair."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _todo("migrate")
+
+
+@migrate_app.command("status")
+def migrate_status(ctx: typer.Context) -> None:
+    """Table of migrations: version, name, applied at, state (applied/pending/modified)."""
+    _todo("migrate status")
+
+
+class RepairStatus(str, Enum):
+    applied = "applied"
+    reverted = "reverted"
+
+
+@migrate_app.command("repair")
+def migrate_repair(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Migration version, e.g. 011.")],
+    status: Annotated[
+        RepairStatus,
+        typer.Option("--status", help="Mark as applied or reverted. Edits history only."),
+    ],
+) -> None:
+    """Edit migration history only (like `supabase migration repair`); runs no SQL."""
+    _todo("migrate repair")
+
+
+# --- client files ----------------------------------------------------------------------
+
+
+@app.command("validate")
+def validate(ctx: typer.Context, tenants: Tenants = None) -> None:
+    """Check client files against config/schema.json. No database needed."""
+    _todo("validate")
+
+
+@app.command("check-env")
+def check_env(ctx: typer.Context, tenants: Tenants = None) -> None:
+    """List ${ENV} references whose variables are unset here (never prints values)."""
+    _todo("check-env")
+
+
+# --- plan / import / sync -------------------------------------------------------------
+
+
+@app.command("plan")
+def plan(ctx: typer.Context, tenants: Tenants = None) -> None:
+    """Dry-run diff of client files against the tenants table. Writes nothing."""
+    _todo("plan")
+
+
+@app.command("import")
+def import_(ctx: typer.Context, tenants: Tenants = None) -> None:
+    """Bulk import: migrate, plan, then write every change in one transaction."""
+    _todo("import")
+
+
+@app.command("sync")
+def sync(ctx: typer.Context, tenant: Annotated[str, typer.Argument()]) -> None:
+    """Re-import one tenant in its own transaction."""
+    _todo("sync")
+
+
+@app.command("history")
+def history(ctx: typer.Context, tenant: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List import runs (optionally only those that wrote TENANT)."""
+    _todo("history")
+
+
+@app.command("rollback")
+def rollback(ctx: typer.Context, run_id: Annotated[str, typer.Argument()]) -> None:
+    """Restore the values an import run replaced."""
+    _todo("rollback")
+
+
+@app.command("export")
+def export(ctx: typer.Context, tenant: Annotated[str, typer.Argument()]) -> None:
+    """Print a tenant from the database as client.yaml (the way back to YAML mode)."""
+    _todo("export")
