@@ -7,7 +7,7 @@ so that ``tenant-migrator --help`` stays fast.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -83,7 +83,7 @@ Tenants = Annotated[
 ]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
@@ -133,7 +133,7 @@ def migrate_status(ctx: typer.Context) -> None:
     _todo("migrate status")
 
 
-class RepairStatus(str, Enum):
+class RepairStatus(StrEnum):
     applied = "applied"
     reverted = "reverted"
 
