@@ -1,0 +1,215 @@
+"""Shared fixtures: a real PostgreSQL server, fresh databases, and running the CLI.
+
+Server: ``TEST_DATABASE_URL`` when set (CI points it at PostgreSQL 15), otherwise
+an embedded PostgreSQL started once per test session in a temporary directory and
+stopped at the end.
+
+Fixtures other test files use:
+
+- ``server_url``            (session) URL of the server's maintenance database.
+- ``database_url``          a brand-new empty database, dropped afterwards.
+- ``migrated_database_url`` same, with every migration in database/migrations
+                            applied by the tool's own code (copied from a template
+                            database migrated once per session).
+- ``run_cli``               ``run_cli(*args, env=None, cwd=None, input=None)`` runs
+                            ``python -m tenant_migrator`` in a subprocess; returns
+                            ``CliResult(returncode, stdout, stderr)``.
+- ``pg``                    ``pg.fetch(url, sql, *args)`` → list of dicts,
+                            ``pg.fetchval(...)``, ``pg.execute(...)``: quick sync access.
+- ``reference_dir``         ../shared/reference (skips the test when it is absent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tenant_migrator import database, embedded, migrations
+
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = REPO / "database" / "migrations"
+REFERENCE_DIR = REPO.parent / "shared" / "reference"
+
+# Variables that would point a CLI subprocess at some other database than the one
+# the test chose.
+_DB_ENV_VARS = ("DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD")
+
+
+# --- sync helpers over asyncpg ----------------------------------------------------------
+
+
+async def _run_sql(url: str, method: str, sql: str, *args):
+    async with database.connection(url) as conn:
+        return await getattr(conn, method)(sql, *args)
+
+
+class PG:
+    """Blocking one-shot queries for tests: each call opens and closes a connection."""
+
+    @staticmethod
+    def fetch(url: str, sql: str, *args) -> list[dict]:
+        return [dict(r) for r in asyncio.run(_run_sql(url, "fetch", sql, *args))]
+
+    @staticmethod
+    def fetchrow(url: str, sql: str, *args) -> dict | None:
+        row = asyncio.run(_run_sql(url, "fetchrow", sql, *args))
+        return None if row is None else dict(row)
+
+    @staticmethod
+    def fetchval(url: str, sql: str, *args):
+        return asyncio.run(_run_sql(url, "fetchval", sql, *args))
+
+    @staticmethod
+    def execute(url: str, sql: str, *args) -> str:
+        return asyncio.run(_run_sql(url, "execute", sql, *args))
+
+
+@pytest.fixture(scope="session")
+def pg() -> type[PG]:
+    return PG
+
+
+# --- the server -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """URL of the maintenance database of the test server (see the module docstring)."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    root = Path(tempfile.mkdtemp(prefix="tm-test-pg-"))
+    pgdata = root / "pgdata"
+    try:
+        yield embedded.start(pgdata)
+    finally:
+        embedded.stop(pgdata)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _create_database(server_url: str, prefix: str, template: str | None = None) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    sql = f'CREATE DATABASE "{name}"'
+    if template:
+        sql += f' TEMPLATE "{template}"'
+    PG.execute(server_url, sql)
+    return name
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    PG.execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(server_url):
+    """A brand-new empty database, dropped (WITH (FORCE)) after the test."""
+    name = _create_database(server_url, "tm_test")
+    try:
+        yield database.url_with_database(server_url, name)
+    finally:
+        _drop_database(server_url, name)
+
+
+async def _migrate(url: str) -> None:
+    async with database.connection(url) as conn:
+        await migrations.apply_pending(conn, migrations.load_migrations(MIGRATIONS_DIR))
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(server_url):
+    # Migrating takes tens of milliseconds per database; copying a template is
+    # cheaper and gives every test the exact same starting catalog. Read at session
+    # start, so every file in database/migrations (013+, too) is included.
+    name = _create_database(server_url, "tm_template")
+    try:
+        asyncio.run(_migrate(database.url_with_database(server_url, name)))
+        yield name
+    finally:
+        _drop_database(server_url, name)
+
+
+@pytest.fixture
+def migrated_database_url(server_url, _migrated_template):
+    """A fresh database with every migration applied (history tables included)."""
+    name = _create_database(server_url, "tm_test", template=_migrated_template)
+    try:
+        yield database.url_with_database(server_url, name)
+    finally:
+        _drop_database(server_url, name)
+
+
+# --- the CLI ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a CLI subprocess: ours minus anything that picks a database,
+    wide enough that Rich does not wrap lines, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in _DB_ENV_VARS}
+    env["COLUMNS"] = "200"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra or {})
+    return env
+
+
+def _run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> CliResult:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tenant_migrator", *map(str, args)],
+        env=cli_env(env),
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run ``python -m tenant_migrator ARGS`` (default cwd: the test's tmp_path).
+
+    Pass ``--database-url`` (or env={"DATABASE_URL": ...}) unless the test is about
+    the embedded server; such tests use a tmp project dir and must stop it.
+    """
+
+    def run(*args, env=None, cwd=None, input=None, timeout=120) -> CliResult:
+        return _run_cli(
+            *args, env=env, cwd=tmp_path if cwd is None else cwd, input=input, timeout=timeout
+        )
+
+    return run
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    """The real-format reference files; tests using them skip when ../shared is absent."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.skip("../shared/reference is absent on this machine")
+    return REFERENCE_DIR
