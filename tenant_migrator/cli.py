@@ -98,13 +98,23 @@ def db_url(ctx: typer.Context) -> None:
 
     Example: psql "$(tenant-migrator db-url)"
     """
-    _todo("db-url")
+    from tenant_migrator import database
+
+    target = database.resolve_target(_settings(ctx))
+    typer.echo(database.shell_url(target))
 
 
 @app.command("db-stop")
 def db_stop(ctx: typer.Context) -> None:
     """Stop the embedded PostgreSQL server of this project directory, if running."""
-    _todo("db-stop")
+    from tenant_migrator import embedded
+    from tenant_migrator.render import stdout
+
+    pgdata = embedded.pgdata_dir(_settings(ctx).state_dir)
+    if embedded.stop(pgdata):
+        stdout().print(f"Stopped the embedded PostgreSQL server in {pgdata}.", markup=False)
+    else:
+        stdout().print(f"No embedded PostgreSQL server is running in {pgdata}.", markup=False)
 
 
 migrate_app = typer.Typer(
@@ -124,13 +134,61 @@ def migrate(
     """Apply pending migrations in file order. Subcommands: status, repair."""
     if ctx.invoked_subcommand is not None:
         return
-    _todo("migrate")
+    import asyncio
+
+    from tenant_migrator import database, migrations
+    from tenant_migrator.render import stdout
+
+    settings = _settings(ctx)
+    files = migrations.load_project_migrations(settings.project_dir)
+    target = database.resolve_target(settings)
+    out = stdout()
+
+    def applied(done: migrations.Applied) -> None:
+        out.print(f"applied  {done.migration.label}  ({done.duration_ms} ms)", markup=False)
+
+    outcome = asyncio.run(
+        migrations.migrate_target(target, files, dry_run=dry_run, on_applied=applied)
+    )
+    if dry_run:
+        if not outcome.pending:
+            out.print("Nothing to apply: the database is up to date.")
+        else:
+            if outcome.needs_compat:
+                out.print("would create the Supabase roles and auth.role() (plain PostgreSQL)")
+            for m in outcome.pending:
+                out.print(f"would apply  {m.label}", markup=False)
+        out.print("Dry run: nothing was written.")
+        return
+    if outcome.applied:
+        n = len(outcome.applied)
+        out.print(f"{n} migration{'s' if n != 1 else ''} applied; the database is up to date.")
+    else:
+        out.print("Nothing to apply: the database is up to date.")
 
 
 @migrate_app.command("status")
 def migrate_status(ctx: typer.Context) -> None:
     """Table of migrations: version, name, applied at, state (applied/pending/modified)."""
-    _todo("migrate status")
+    import asyncio
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from tenant_migrator import database, migrations
+    from tenant_migrator.render import stdout
+
+    settings = _settings(ctx)
+    files = migrations.load_project_migrations(settings.project_dir)
+    target = database.resolve_target(settings)
+    rows = asyncio.run(migrations.status_target(target, files))
+    styles = {"applied": "green", "pending": "yellow", "modified": "bold red"}
+    table = Table("version", "name", "applied at", "state", box=None, pad_edge=False)
+    for row in rows:
+        applied_at = f"{row.applied_at:%Y-%m-%d %H:%M:%S %Z}" if row.applied_at else ""
+        state = Text(row.state, style=styles[row.state])
+        table.add_row(Text(row.version), Text(row.name), applied_at, state)
+    stdout().print(table)
 
 
 class RepairStatus(StrEnum):
@@ -148,7 +206,20 @@ def migrate_repair(
     ],
 ) -> None:
     """Edit migration history only (like `supabase migration repair`); runs no SQL."""
-    _todo("migrate repair")
+    import asyncio
+
+    from tenant_migrator import database, migrations
+    from tenant_migrator.render import stdout
+
+    settings = _settings(ctx)
+    files = migrations.load_project_migrations(settings.project_dir)
+    target = database.resolve_target(settings)
+    applied = status is RepairStatus.applied
+    recorded = asyncio.run(migrations.repair_target(target, files, version, applied=applied))
+    stdout().print(
+        f"Marked migration {recorded} as {status.value} (history only; no migration SQL ran).",
+        markup=False,
+    )
 
 
 # --- client files ----------------------------------------------------------------------

@@ -272,3 +272,22 @@ def redact(message: str, target: Target) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
     return message
+
+
+def shell_url(target: Target) -> str:
+    """A URL for psql and other libpq tools that reaches the same database.
+
+    Includes the password the user gave (``psql "$(tenant-migrator db-url)"`` must
+    log in); drops the ``pgbouncer`` flag libpq does not know; turns libpq
+    environment variables into a URL (PGPASSWORD stays in the environment).
+    """
+    if target.url is not None:
+        return connect_options(target.url).dsn or target.url
+    params = [
+        (key, os.environ[var])
+        for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"))
+        if os.environ.get(var)
+    ]
+    dbname = quote(os.environ.get("PGDATABASE", ""), safe="")
+    query = urlencode(params, safe="/")
+    return f"postgresql:///{dbname}" + (f"?{query}" if query else "")

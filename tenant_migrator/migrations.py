@@ -30,7 +30,8 @@ import getpass
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -42,6 +43,8 @@ from tenant_migrator.errors import MigrationError, UsageError
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from tenant_migrator.database import Target
 
 # Any fixed 64-bit number works; this one is "tenant-m" in ASCII. Shared by every
 # tool process on the same database (advisory locks are per database).
@@ -573,3 +576,74 @@ def _same_number(a: str, b: str) -> bool:
 def _unknown_version(version: str, migrations: Sequence[Migration]) -> str:
     known = ", ".join(m.version for m in migrations) or "none"
     return f"no migration with version {version!r} (known: {known})"
+
+
+# --- entry points taking a target (what the CLI calls) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateOutcome:
+    """What ``migrate`` did (or, with dry_run, would do)."""
+
+    pending: tuple[Migration, ...]  # pending before the run
+    applied: tuple[Applied, ...]  # empty for a dry run
+    needs_compat: bool  # plain PostgreSQL: the Supabase roles/auth.role() are (to be) created
+    dry_run: bool
+
+
+async def migrate_target(
+    target: Target | str | None,
+    files: Sequence[Migration],
+    *,
+    dry_run: bool = False,
+    on_applied: Callable[[Applied], None] | None = None,
+) -> MigrateOutcome:
+    """Connect to ``target`` and apply the pending ``files`` (or, dry run, only list them)."""
+    from tenant_migrator import database
+
+    async with database.connection(target) as conn, _database_errors(target):
+        if dry_run:
+            # A read-only transaction: a dry run cannot write even by accident.
+            async with conn.transaction(readonly=True):
+                compat = await _needs_compat(conn)
+                todo = await pending(conn, files)
+            return MigrateOutcome(tuple(todo), (), compat, True)
+        compat = await _needs_compat(conn)
+        todo = await pending(conn, files)
+        applied = await apply_pending(conn, files, on_applied=on_applied)
+        return MigrateOutcome(tuple(todo), tuple(applied), compat, False)
+
+
+async def status_target(
+    target: Target | str | None, files: Sequence[Migration]
+) -> list[MigrationStatus]:
+    from tenant_migrator import database
+
+    async with database.connection(target) as conn, _database_errors(target):
+        return await status(conn, files)
+
+
+async def repair_target(
+    target: Target | str | None, files: Sequence[Migration], version: str, *, applied: bool
+) -> str:
+    from tenant_migrator import database
+
+    async with database.connection(target) as conn, _database_errors(target):
+        return await repair(conn, files, version, applied)
+
+
+@asynccontextmanager
+async def _database_errors(target: Target | str | None) -> AsyncIterator[None]:
+    """Turn a server error outside a migration's own SQL (no privilege to create the
+    history schema, connection lost) into one clear line instead of a traceback."""
+    import asyncpg
+
+    from tenant_migrator import database
+
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+        if not isinstance(target, database.Target):
+            target = database.Target(url=target)
+        message = f"database error on {target.display}: {type(err).__name__}: {err}"
+        raise MigrationError(database.redact(message, target)) from None
