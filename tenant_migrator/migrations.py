@@ -167,14 +167,18 @@ def split_statements(sql: str) -> list[str]:
 
     Semicolons inside 'strings' (also E'…' with backslash escapes), "identifiers",
     $tag$ dollar quotes $tag$, -- line comments and /* nested */ block comments do
-    not split. Statements that are only comments or whitespace are dropped; the
-    others are returned trimmed, without the final semicolon.
+    not split. Comments before a statement and statements that are only comments
+    are dropped; the others are returned trimmed, without the final semicolon.
     """
-    statements: list[str] = []
-    start = 0
+    return [statement for _, statement in statement_spans(sql)]
+
+
+def statement_spans(sql: str) -> list[tuple[int, str]]:
+    """``split_statements`` with each statement's offset in ``sql``."""
+    statements: list[tuple[int, str]] = []
+    start: int | None = None  # where the current statement's first code character is
     i = 0
     n = len(sql)
-    has_code = False  # the current statement has something besides comments
 
     while i < n:
         ch = sql[i]
@@ -185,36 +189,37 @@ def split_statements(sql: str) -> list[str]:
         if ch == "/" and sql.startswith("/*", i):
             i = _skip_block_comment(sql, i)
             continue
+        if ch == ";":
+            if start is not None:
+                statements.append((start, sql[start:i].rstrip()))
+            start = None
+            i += 1
+            continue
+        if ch.isspace():
+            i += 1
+            continue
+        if start is None:
+            start = i
         if ch == "'":
-            escapes = (
-                i > 0 and sql[i - 1] in "eE" and (i < 2 or not _IDENT_CHAR_RE.match(sql[i - 2]))
-            )
+            # E'...' strings treat backslash as an escape; plain ones do not.
+            prefix_e = i > 0 and sql[i - 1] in "eE"
+            escapes = prefix_e and (i < 2 or not _IDENT_CHAR_RE.match(sql[i - 2]))
             i = _skip_quoted(sql, i, "'", backslash_escapes=escapes)
-            has_code = True
-            continue
-        if ch == '"':
+        elif ch == '"':
             i = _skip_quoted(sql, i, '"', backslash_escapes=False)
-            has_code = True
-            continue
-        if ch == "$" and (i == 0 or not _IDENT_CHAR_RE.match(sql[i - 1])):
+        elif ch == "$" and (i == 0 or not _IDENT_CHAR_RE.match(sql[i - 1])):
             match = _DOLLAR_TAG_RE.match(sql, i)
             if match:
                 tag = match.group(0)
                 end = sql.find(tag, match.end())
                 i = n if end < 0 else end + len(tag)
-                has_code = True
-                continue
-        if ch == ";":
-            if has_code:
-                statements.append(sql[start:i].strip())
-            start = i + 1
-            has_code = False
-        elif not ch.isspace():
-            has_code = True
-        i += 1
+            else:
+                i += 1
+        else:
+            i += 1
 
-    if has_code:
-        statements.append(sql[start:].strip())
+    if start is not None:
+        statements.append((start, sql[start:].rstrip()))
     return statements
 
 
@@ -511,27 +516,26 @@ async def apply_pending(
 async def _execute(conn: asyncpg.Connection, migration: Migration) -> None:
     import asyncpg
 
-    # The whole file in one simple-protocol round trip, as psql and the SQL Editor
-    # run it; the statement split is only for the Supabase history table.
-    try:
-        await conn.execute(migration.sql)
-    except asyncpg.PostgresError as err:
-        raise MigrationError(_describe_failure(migration, err)) from None
+    # Statement by statement, as psql -f sends them, so a failure names its line.
+    for offset, statement in statement_spans(migration.sql):
+        try:
+            await conn.execute(statement)
+        except asyncpg.PostgresError as err:
+            raise MigrationError(_describe_failure(migration, offset, err)) from None
 
 
-def _describe_failure(migration: Migration, err: asyncpg.PostgresError) -> str:
-    where = str(migration.path)
+def _describe_failure(migration: Migration, offset: int, err: asyncpg.PostgresError) -> str:
     position = getattr(err, "position", None)
     if position and str(position).isdigit():
-        offset = int(position) - 1
-        line = migration.sql.count("\n", 0, offset) + 1
-        column = offset - (migration.sql.rfind("\n", 0, offset) + 1) + 1
-        where += f":{line}:{column}"
+        # The server points into the statement (1-based); map that into the file.
+        offset += int(position) - 1
+    line = migration.sql.count("\n", 0, offset) + 1
+    column = offset - (migration.sql.rfind("\n", 0, offset) + 1) + 1
     detail = f" ({err.detail})" if getattr(err, "detail", None) else ""
     hint = f" Hint: {err.hint}" if getattr(err, "hint", None) else ""
     return (
-        f"{where}: migration {migration.version} failed and was rolled back: "
-        f"{type(err).__name__}: {err}{detail}.{hint} "
+        f"{migration.path}:{line}:{column}: migration {migration.version} failed and was "
+        f"rolled back: {type(err).__name__}: {err}{detail}.{hint} "
         "Fix the file (it was never applied, so editing it is fine) and run migrate again."
     )
 
