@@ -1,0 +1,495 @@
+"""Plan: what an import would do to each tenant. Pure: no database, no I/O.
+
+Inputs are the pipeline's ``LoadResult`` (records or problems per client file),
+the current rows (read by ``store`` in one query) and the import state (the
+hash of what our last write of each tenant left in the row). Output is a
+``Plan``: one ``TenantPlan`` per tenant with its action and RFC 6902 changes.
+
+Paths follow RFC 6902/6901: ``/columns/<column>`` for a column,
+``/tenant_config/<key>/<key or index>…`` inside the JSONB document, with ``~``
+and ``/`` in keys escaped as ``~0`` and ``~1``.
+
+Equality is JSON equality as PostgreSQL's jsonb sees it, except that ``true``
+is never equal to ``1`` (Python says it is; the database does not): a change
+that only flips a type must show up, or the plan would call a row unchanged
+that the write would then rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from tenant_migrator.pipeline import LoadResult, TenantResult
+from tenant_migrator.problems import Problem
+from tenant_migrator.record import CONFIG_SOURCE, INSERT_ONLY_COLUMNS, OWNED_COLUMNS, TenantRecord
+from tenant_migrator.secrets import SecretReference
+
+# What the drift hash covers, in this order: the owned columns, config_source and
+# tenant_config. store.py builds the same object in SQL (jsonb_build_object).
+SNAPSHOT_COLUMNS: tuple[str, ...] = (*OWNED_COLUMNS, "config_source")
+
+# Column widths from migrations 011/012. A value that does not fit would make the
+# whole transaction fail half-way through a bulk write; catching it here turns
+# it into an "invalid" tenant with a clear message instead.
+COLUMN_WIDTHS: Mapping[str, int] = {
+    "id": 50,
+    "name": 255,
+    "short_name": 50,
+    "timezone": 50,
+    "currency": 10,
+    "primary_email": 255,
+    "gcp_project_id": 100,
+    "gcp_dataset": 100,
+}
+
+# Where each column comes from in client.yaml (for error messages that point
+# the user at the right field).
+COLUMN_SOURCES: Mapping[str, str] = {
+    "id": "the directory name under clients/",
+    "name": "/client/name",
+    "short_name": "/client/short_name",
+    "timezone": "/client/timezone",
+    "currency": "/client/currency",
+    "primary_email": "/email/primary",
+    "gcp_project_id": "/infrastructure/gcp/project_id",
+    "gcp_dataset": "/infrastructure/gcp/dataset",
+}
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+    BLOCKED = "blocked"
+    ORPHANED = "orphaned"
+
+
+class Op(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+    REPLACE = "replace"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One RFC 6902 operation: ``old`` is None for add, ``new`` is None for remove."""
+
+    path: str
+    op: Op
+    old: Any = None
+    new: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "op": self.op.value, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRow:
+    """A tenants row as the database holds it, reduced to what the tool owns.
+
+    ``snapshot`` has the keys of ``SNAPSHOT_COLUMNS`` plus ``tenant_config`` (a
+    column missing because 012 is not applied yet reads as None). ``hash`` is
+    the database's md5 of that snapshot (None when it cannot be computed yet).
+    """
+
+    id: str
+    snapshot: Mapping[str, Any]
+    hash: str | None = None
+
+    @property
+    def config_source(self) -> str | None:
+        return self.snapshot.get("config_source")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportState:
+    """What our last write of a tenant left in its row (the drift baseline).
+
+    ``snapshot`` is only loaded when the row no longer matches ``hash`` (the
+    drift diff needs it); it is None otherwise.
+    """
+
+    run_id: int
+    hash: str
+    snapshot: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPlan:
+    id: str
+    action: Action
+    changes: tuple[Change, ...] = ()
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    # Database vs our last import (old = last import, new = database), when the
+    # row was edited since; ``drift_run`` is the run that wrote the baseline.
+    drift: tuple[Change, ...] = ()
+    drift_run: int | None = None
+    # The row hash this plan was made against: the write refuses to touch a row
+    # that no longer has it (someone changed it between plan and write).
+    expected_hash: str | None = None
+    record: TenantRecord | None = None
+    secrets: tuple[SecretReference, ...] = ()
+    path: Path | None = None
+    # Set on a blocked tenant that --force turned into an update.
+    forced: bool = False
+    # An orphaned row still marked config_source='yaml': the platform's runtime
+    # looks for a file that is not there, so the tenant cannot load at all.
+    missing_yaml: bool = False
+
+    @property
+    def writes(self) -> bool:
+        return self.action in (Action.CREATE, Action.UPDATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    tenants: tuple[TenantPlan, ...]
+    pending_migrations: tuple[str, ...] = ()
+    # Problems that belong to no single tenant (e.g. a broken config/schema.json).
+    problems: tuple[Problem, ...] = ()
+
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys((a.value for a in Action), 0)
+        for tenant in self.tenants:
+            counts[tenant.action.value] += 1
+        return counts
+
+    def by_action(self, action: Action) -> tuple[TenantPlan, ...]:
+        return tuple(t for t in self.tenants if t.action is action)
+
+    @property
+    def to_write(self) -> tuple[TenantPlan, ...]:
+        return tuple(t for t in self.tenants if t.writes)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems) or any(
+            t.action in (Action.INVALID, Action.BLOCKED) for t in self.tenants
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.pending_migrations) or any(t.writes for t in self.tenants)
+
+    @property
+    def secrets_referenced(self) -> int:
+        """Literal secrets turned into references by the tenants this plan writes."""
+        return sum(
+            1 for t in self.tenants if t.writes for s in t.secrets if s.action == "referenced"
+        )
+
+
+# --- building the plan -------------------------------------------------------------------
+
+
+def build_plan(
+    load_result: LoadResult,
+    rows: Mapping[str, CurrentRow],
+    import_state: Mapping[str, ImportState],
+    pending_migrations: Sequence[str] = (),
+    *,
+    force: bool = False,
+) -> Plan:
+    """Classify every loaded tenant against its row, plus rows no file mentions.
+
+    ``rows`` should hold the rows of exactly the tenants the caller selected
+    (all rows for a whole-project plan): a row with no loaded tenant is orphaned.
+    ``force`` turns blocked tenants into updates (the drift diff is kept).
+    """
+    plans: list[TenantPlan] = []
+    seen: set[str] = set()
+    for result in load_result.results:
+        seen.add(result.tenant_id)
+        plans.append(
+            plan_tenant(
+                result,
+                rows.get(result.tenant_id),
+                import_state.get(result.tenant_id),
+                force=force,
+            )
+        )
+    for tenant_id in sorted(set(rows) - seen):
+        plans.append(plan_orphan(rows[tenant_id]))
+    plans.sort(key=lambda p: p.id)
+    return Plan(
+        tenants=tuple(plans),
+        pending_migrations=tuple(pending_migrations),
+        problems=tuple(load_result.problems),
+    )
+
+
+def plan_tenant(
+    result: TenantResult,
+    row: CurrentRow | None,
+    state: ImportState | None,
+    *,
+    force: bool = False,
+) -> TenantPlan:
+    """The plan for one tenant that has a client file."""
+    common = {
+        "id": result.tenant_id,
+        "warnings": result.warnings,
+        "secrets": result.secrets,
+        "path": result.path,
+    }
+    record = result.record
+    if record is None or result.errors:
+        return TenantPlan(action=Action.INVALID, errors=result.errors, **common)
+
+    if row is None:
+        changes = create_changes(record)
+    else:
+        changes = diff_snapshots(row.snapshot, record_snapshot(record))
+        if not changes:
+            return TenantPlan(action=Action.UNCHANGED, expected_hash=row.hash, **common)
+
+    # Only a row we are about to write can be refused by the database; checking
+    # just those keeps a 10,000-tenant plan with 1 % changed cheap.
+    if problems := record_problems(record, result.path):
+        return TenantPlan(action=Action.INVALID, errors=problems, **common)
+    if row is None:
+        return TenantPlan(action=Action.CREATE, changes=changes, record=record, **common)
+
+    drift: tuple[Change, ...] = ()
+    drift_run = None
+    if state is not None and state.hash != row.hash:
+        drift_run = state.run_id
+        # Without the baseline values we can still say *that* it drifted.
+        drift = diff_snapshots(state.snapshot, row.snapshot) if state.snapshot else ()
+        if not force:
+            return TenantPlan(
+                action=Action.BLOCKED,
+                changes=changes,
+                drift=drift,
+                drift_run=drift_run,
+                expected_hash=row.hash,
+                **common,
+            )
+    return TenantPlan(
+        action=Action.UPDATE,
+        changes=changes,
+        drift=drift,
+        drift_run=drift_run,
+        expected_hash=row.hash,
+        record=record,
+        forced=drift_run is not None,
+        **common,
+    )
+
+
+def plan_orphan(row: CurrentRow) -> TenantPlan:
+    """A row no client file mentions: reported, never deleted."""
+    return TenantPlan(
+        id=row.id,
+        action=Action.ORPHANED,
+        expected_hash=row.hash,
+        # A pre-012 table has no config_source column; 012 will make such rows 'yaml'.
+        missing_yaml=row.config_source in ("yaml", None),
+    )
+
+
+def record_problems(record: TenantRecord, path: Path | None) -> tuple[Problem, ...]:
+    """What the database would reject in an otherwise valid record.
+
+    Checked here so that a bulk write never fails half-way on one bad value.
+    """
+    problems = []
+    for column, width in COLUMN_WIDTHS.items():
+        value = record.id if column == "id" else getattr(record, column)
+        if isinstance(value, str) and len(value) > width:
+            problems.append(
+                Problem(
+                    path=path or Path(record.id),
+                    json_path="" if column == "id" else COLUMN_SOURCES[column],
+                    message=(
+                        f"{len(value)} characters is too long for the column {column} "
+                        f"(VARCHAR({width})); shorten {COLUMN_SOURCES[column]}"
+                    ),
+                )
+            )
+    if _has_nul(record.tenant_config):
+        problems.append(
+            Problem(
+                path=path or Path(record.id),
+                message=(
+                    "a string contains the NUL character (\\0), which PostgreSQL's jsonb "
+                    "cannot store; remove it"
+                ),
+            )
+        )
+    return tuple(problems)
+
+
+def _has_nul(value: Any) -> bool:
+    # One C-level dump first; the Python walk only runs when it might be there
+    # (the dump of a literal backslash followed by "u0000" looks the same).
+    return "\\u0000" in json.dumps(value) and _walk_has_nul(value)
+
+
+def _walk_has_nul(value: Any) -> bool:
+    if type(value) is str:
+        return "\x00" in value
+    if type(value) is dict:
+        return any(_walk_has_nul(k) or _walk_has_nul(v) for k, v in value.items())
+    if type(value) is list:
+        return any(map(_walk_has_nul, value))
+    return False
+
+
+# --- snapshots and diffs -------------------------------------------------------------------
+
+
+def record_snapshot(record: TenantRecord) -> dict[str, Any]:
+    """The snapshot an import of ``record`` leaves in the row."""
+    return {
+        **record.columns(),
+        "config_source": CONFIG_SOURCE,
+        "tenant_config": record.tenant_config,
+    }
+
+
+def create_changes(record: TenantRecord) -> tuple[Change, ...]:
+    """The row a create writes, as adds: set columns, then the whole document."""
+    changes = [
+        Change(f"/columns/{name}", Op.ADD, None, value)
+        for name, value in record.columns().items()
+        if value is not None
+    ]
+    if record.primary_email is not None:
+        changes += [
+            Change(f"/columns/{name}", Op.ADD, None, record.primary_email)
+            for name in INSERT_ONLY_COLUMNS
+        ]
+    changes.append(Change("/columns/config_source", Op.ADD, None, CONFIG_SOURCE))
+    changes.append(Change("/tenant_config", Op.ADD, None, record.tenant_config))
+    return tuple(changes)
+
+
+def diff_snapshots(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change, ...]:
+    """Changes turning snapshot ``old`` into ``new``: columns first, then tenant_config."""
+    changes: list[Change] = []
+    for name in SNAPSHOT_COLUMNS:
+        before, after = old.get(name), new.get(name)
+        if not same(before, after):
+            changes.append(Change(f"/columns/{name}", Op.REPLACE, before, after))
+    before, after = old.get("tenant_config"), new.get("tenant_config")
+    if before is None:
+        # Pre-012 row: the column does not exist yet, so the whole document is new.
+        if after is not None:
+            changes.append(Change("/tenant_config", Op.ADD, None, after))
+    else:
+        diff_json(before, after, "/tenant_config", changes)
+    return tuple(changes)
+
+
+def diff_json(old: Any, new: Any, path: str, out: list[Change]) -> None:
+    """Append to ``out`` the RFC 6902 operations turning ``old`` into ``new``.
+
+    Objects are diffed key by key and lists index by index (then trailing
+    removes, highest index first, or trailing adds), so editing one value in
+    client.yaml yields exactly that one path. Applied in order, the operations
+    turn ``old`` into ``new``.
+    """
+    if same(old, new):
+        return
+    if type(old) is dict and type(new) is dict:
+        for key, value in new.items():
+            child = f"{path}/{escape(key)}"
+            if key in old:
+                diff_json(old[key], value, child, out)
+            else:
+                out.append(Change(child, Op.ADD, None, value))
+        for key, value in old.items():
+            if key not in new:
+                out.append(Change(f"{path}/{escape(key)}", Op.REMOVE, value, None))
+    elif type(old) is list and type(new) is list:
+        common = min(len(old), len(new))
+        for i in range(common):
+            diff_json(old[i], new[i], f"{path}/{i}", out)
+        for i in range(len(old) - 1, common - 1, -1):
+            out.append(Change(f"{path}/{i}", Op.REMOVE, old[i], None))
+        for i in range(common, len(new)):
+            out.append(Change(f"{path}/{i}", Op.ADD, None, new[i]))
+    else:
+        out.append(Change(path, Op.REPLACE, old, new))
+
+
+def same(a: Any, b: Any) -> bool:
+    """JSON equality as jsonb sees it (1 == 1.0), but with booleans apart from numbers."""
+    if a is b:
+        return True
+    # Python's == is looser than ours, never stricter: unequal there means unequal.
+    # When it says equal, only a bool standing where the other has a number (True
+    # == 1) can still make them differ; that check is a walk over types only.
+    return a == b and _types_match(a, b)
+
+
+def _types_match(a: Any, b: Any) -> bool:
+    # Precondition: a == b, so containers have the same keys and lengths. This is
+    # on the hot path (every unchanged tenant of a 10,000-tenant plan): keep it flat.
+    ta = type(a)
+    if ta is dict:
+        pairs = ((v, b[k]) for k, v in a.items())
+    elif ta is list:
+        pairs = zip(a, b, strict=True)
+    else:
+        tb = type(b)
+        return ta is tb or (ta is not bool and tb is not bool)
+    for v, w in pairs:
+        tv = type(v)
+        if tv is not type(w):
+            if tv is bool or type(w) is bool:
+                return False
+        elif (tv is dict or tv is list) and not _types_match(v, w):
+            return False
+    return True
+
+
+def escape(key: str) -> str:
+    """RFC 6901 reference token: ``~`` → ``~0``, ``/`` → ``~1``."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def apply_changes(document: Any, changes: Iterable[Change], root: str) -> Any:
+    """Apply the changes under ``root`` (e.g. ``/tenant_config``) to a copy of ``document``.
+
+    The inverse of ``diff_json``; used by tests and to prove a plan is exact.
+    """
+    import copy
+
+    doc = copy.deepcopy(document)
+    for change in changes:
+        if not change.path.startswith(root):
+            continue
+        tokens = [unescape(t) for t in change.path[len(root) :].split("/")[1:]]
+        if not tokens:
+            doc = copy.deepcopy(change.new) if change.op is not Op.REMOVE else None
+            continue
+        parent = doc
+        for token in tokens[:-1]:
+            parent = parent[int(token)] if type(parent) is list else parent[token]
+        last = tokens[-1]
+        if type(parent) is list:
+            index = len(parent) if last == "-" else int(last)
+            if change.op is Op.ADD:
+                parent.insert(index, copy.deepcopy(change.new))
+            elif change.op is Op.REMOVE:
+                del parent[index]
+            else:
+                parent[index] = copy.deepcopy(change.new)
+        elif change.op is Op.REMOVE:
+            del parent[last]
+        else:
+            parent[last] = copy.deepcopy(change.new)
+    return doc
