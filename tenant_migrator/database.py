@@ -118,7 +118,7 @@ def redact_url(url: str) -> str:
             (k, "***" if k.lower() == "password" else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ],
-        safe="/,",
+        safe="/,*",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -157,8 +157,9 @@ def connect_options(url: str | None) -> ConnectOptions:
     except ValueError as err:
         raise DatabaseUnavailable(f"invalid database URL {redact_url(url)}: {err}") from None
     if parts.scheme not in _SCHEMES:
+        # Not echoed: something that is not a URL may well be a pasted password.
         raise DatabaseUnavailable(
-            f"invalid database URL {redact_url(url)}: it must start with postgresql:// "
+            "invalid database URL: it must start with postgresql:// "
             "(e.g. postgresql://postgres:PASSWORD@db.PROJECT.supabase.co:5432/postgres)"
         )
     query = parse_qsl(parts.query, keep_blank_values=True)
