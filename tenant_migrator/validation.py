@@ -1,0 +1,337 @@
+"""config/schema.json → one compiled validator; every error with its position.
+
+The validator is built once per process (``compiled_schema`` is cached by path and
+modification time) because building it costs about as much as validating many
+documents. Every error is reported (``iter_errors``), each as a plain sentence
+with the file, line, column and JSON path. Messages never quote a value that
+could be a secret: values are shown only for non-secret fields, when short, and
+when they do not look like a key.
+
+Unknown keys are not errors: the team's files carry fields the schema does not
+know yet. They are kept in ``tenant_config`` and listed as warnings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from tenant_migrator.errors import MigratorError
+from tenant_migrator.loader import LoadedDocument
+from tenant_migrator.problems import Problem, Severity
+from tenant_migrator.secrets import SecretRule, find_secret_shape, is_secret_key, rules_from_schema
+
+# Where the schema comes from when the project has no config/schema.json: the copy
+# inside the wheel, else the source checkout (editable installs).
+_BUNDLED = Path(__file__).with_name("_bundled_schema.json")
+_SOURCE = Path(__file__).resolve().parent.parent / "config" / "schema.json"
+
+
+class SchemaError(MigratorError):
+    """config/schema.json is missing, not JSON, or not a valid JSON Schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSchema:
+    path: Path
+    schema: dict[str, Any] = field(repr=False)
+    validator: Any = field(repr=False)
+    secret_rules: Mapping[str, SecretRule] = field(repr=False)
+
+
+def locate_schema(project_schema: Path) -> tuple[Path, bool]:
+    """(path, is the project's own). Falls back to the schema shipped with the tool."""
+    if project_schema.is_file():
+        return project_schema, True
+    for candidate in (_BUNDLED, _SOURCE):
+        if candidate.is_file():
+            return candidate, False
+    raise SchemaError(
+        f"{project_schema} not found and no built-in schema is installed; "
+        "create config/schema.json or reinstall tenant-migrator"
+    )
+
+
+def compiled_schema(path: Path) -> CompiledSchema:
+    """The compiled schema at ``path``, built at most once per process and version."""
+    try:
+        stat = os.stat(path)
+    except OSError as err:
+        raise SchemaError(f"{path}: cannot read the schema: {err.strerror or err}") from None
+    return _compile(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _compile(path_text: str, _mtime_ns: int, _size: int) -> CompiledSchema:
+    import jsonschema
+    from jsonschema.validators import validator_for
+
+    path = Path(path_text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SchemaError(f"{path}: cannot read the schema: {err}") from None
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SchemaError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
+    if not isinstance(schema, dict):
+        raise SchemaError(f"{path}: a JSON Schema must be an object")
+    cls = validator_for(schema, default=jsonschema.Draft7Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        where = "/" + "/".join(str(p) for p in err.absolute_path)
+        raise SchemaError(f"{path}: not a valid JSON Schema at {where}: {err.message}") from None
+    validator = cls(schema, format_checker=_format_checker())
+    return CompiledSchema(path, schema, validator, rules_from_schema(schema))
+
+
+# --- formats ---------------------------------------------------------------------------
+
+_ZONE_SHAPE = re.compile(r"\A[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}\Z")
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+_EMAIL = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+
+
+@cache
+def is_iana_zone(name: str) -> bool:
+    """A real IANA zone name (e.g. Africa/Johannesburg); loads just that zone's data.
+
+    ``zoneinfo.available_timezones()`` would be exact too but scans every file
+    (~50 ms per process); the shape check keeps paths and oddities out.
+    """
+    import zoneinfo
+
+    if not _ZONE_SHAPE.match(name) or name in _NOT_ZONES:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _format_checker() -> Any:
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("iana-timezone")(lambda v: not isinstance(v, str) or is_iana_zone(v))
+    checker.checks("email")(lambda v: not isinstance(v, str) or _EMAIL.match(v) is not None)
+    return checker
+
+
+def _zone_suggestion(name: str) -> str:
+    import zoneinfo
+
+    close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else " (e.g. 'Africa/Johannesburg')"
+
+
+# --- validating ------------------------------------------------------------------------
+
+
+def validate(document: LoadedDocument, compiled: CompiledSchema) -> list[Problem]:
+    """Every schema error (and unknown-key warning) in ``document``, in file order."""
+    problems = [
+        _problem(document, compiled, error)
+        for error in compiled.validator.iter_errors(document.data)
+    ]
+    for pointer, key, suggestion in unknown_keys(document.data, compiled.schema):
+        hint = f"did you mean {suggestion!r}? " if suggestion else ""
+        problems.append(
+            document.problem(
+                pointer,
+                f"unknown key {_safe_name(key)} is not in the schema; kept in tenant_config as "
+                f"is ({hint}fix the spelling or add it to config/schema.json)",
+                Severity.WARNING,
+                key=True,
+            )
+        )
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.json_path))
+    return problems
+
+
+def _problem(document: LoadedDocument, compiled: CompiledSchema, error: Any) -> Problem:
+    parts = list(error.absolute_path)
+    pointer = _pointer(parts)
+    if error.validator == "required":
+        missing = _quoted_name(error.message)
+        child = f"{pointer}/{_escape(missing)}" if missing else pointer
+        message = f"required key {missing!r} is missing" if missing else "a required key is missing"
+        line, column = document.locate(pointer)
+        return Problem(document.path, message, child, line, column, Severity.ERROR)
+    line, column = document.locate(pointer)
+    message = _message(error, _shown(error.instance, parts, compiled.secret_rules))
+    return Problem(document.path, message, pointer, line, column, Severity.ERROR)
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "empty (null)",
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _message(error: Any, shown: str | None) -> str:
+    custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+    subject = f"{shown} " if shown else ""
+    kind, expected = error.validator, error.validator_value
+    if custom:
+        return f"{subject}{'is not valid: ' if subject else ''}{custom}"
+    if kind == "type":
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        hint = ""
+        if "string" in names and isinstance(error.instance, int | float | bool):
+            hint = "; quote the value to make it a string"
+        return f"must be {wanted}, found {_kind(error.instance)}{hint}"
+    if kind == "format":
+        if expected == "iana-timezone":
+            suggestion = _zone_suggestion(error.instance) if isinstance(error.instance, str) else ""
+            return f"{subject}is not an IANA time zone{suggestion}"
+        if expected == "email":
+            return f"{subject}is not an email address"
+        return f"{subject}is not a valid {expected}"
+    if kind == "pattern":
+        return f"{subject}does not match the required pattern {expected}"
+    if kind == "enum":
+        options = ", ".join(json.dumps(v) for v in expected[:10])
+        more = f" (and {len(expected) - 10} more)" if len(expected) > 10 else ""
+        return f"{subject}must be one of {options}{more}"
+    if kind == "const":
+        return f"{subject}must be {json.dumps(expected)}"
+    if kind in ("minLength", "maxLength"):
+        word = "at least" if kind == "minLength" else "at most"
+        return f"must be {word} {expected} characters long"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }[kind]
+        return f"{subject}must be {word} {expected}"
+    if kind in ("minItems", "maxItems"):
+        word = "at least" if kind == "minItems" else "at most"
+        return f"must have {word} {expected} items"
+    if kind == "uniqueItems":
+        return "items must be unique"
+    if kind == "additionalProperties":
+        return "has keys the schema does not allow here"
+    return f"does not satisfy the schema rule {kind!r}"
+
+
+def _shown(value: Any, parts: list[Any], rules: Mapping[str, SecretRule]) -> str | None:
+    """``repr(value)`` if it is safe to print in a message, else None.
+
+    Safe: a short string or number, not in a secret field (annotated or by key
+    name), and not shaped like any known secret.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    if len(text) > 60 or find_secret_shape(text):
+        return None
+    if any(isinstance(p, str) and is_secret_key(p) for p in parts):
+        return None
+    pattern = "".join("/*" if isinstance(p, int) else "/" + _escape(p) for p in parts)
+    if pattern in rules:
+        return None
+    return repr(value)
+
+
+def _safe_name(key: str) -> str:
+    return repr(key) if len(key) <= 60 and not find_secret_shape(key) else "(name not shown)"
+
+
+def _quoted_name(message: str) -> str | None:
+    match = re.match(r"\A'(.*)' is a required property\Z", message, re.DOTALL)
+    return match.group(1) if match else None
+
+
+def _escape(segment: Any) -> str:
+    return str(segment).replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(parts: list[Any]) -> str:
+    return "".join("/" + _escape(p) for p in parts)
+
+
+# --- unknown keys ----------------------------------------------------------------------
+
+
+def unknown_keys(data: Any, schema: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+    """Keys the schema does not declare: (pointer of the key, key, closest known key).
+
+    Only objects whose schema lists ``properties`` and says nothing about other
+    keys are checked; free-form objects (no ``properties``) accept anything.
+    """
+    found: list[tuple[str, str, str | None]] = []
+
+    def resolve(node: Any) -> Any:
+        for _ in range(20):
+            if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
+                break
+            ref = node["$ref"]
+            if not ref.startswith("#/"):
+                break
+            target: Any = schema
+            for part in ref[2:].split("/"):
+                target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
+            node = target
+        return node
+
+    def visit(value: Any, sub: Any, pointer: str, depth: int) -> None:
+        sub = resolve(sub)
+        if not isinstance(sub, Mapping) or depth > 30:
+            return
+        if isinstance(value, dict):
+            props = sub.get("properties")
+            if not isinstance(props, Mapping):
+                return
+            strict = "additionalProperties" not in sub and "patternProperties" not in sub
+            for key, item in value.items():
+                child = f"{pointer}/{_escape(key)}"
+                if key in props:
+                    visit(item, props[key], child, depth + 1)
+                elif strict:
+                    close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.75)
+                    found.append((child, key, close[0] if close else None))
+        elif isinstance(value, list):
+            items = sub.get("items")
+            if isinstance(items, Mapping):
+                for index, item in enumerate(value):
+                    visit(item, items, f"{pointer}/{index}", depth + 1)
+
+    visit(data, schema, "", 0)
+    return found
