@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from tenant_migrator.errors import MigratorError
-from tenant_migrator.settings import Settings
+from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 app = typer.Typer(
     name="tenant-migrator",
@@ -226,15 +226,82 @@ def migrate_repair(
 
 
 @app.command("validate")
-def validate(ctx: typer.Context, tenants: Tenants = None) -> None:
-    """Check client files against config/schema.json. No database needed."""
-    _todo("validate")
+def validate(
+    ctx: typer.Context,
+    tenants: Tenants = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="text (table + problems), json (stable keys) or markdown."),
+    ] = OutputFormat.text,
+    secrets_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--secrets-out",
+            help="Write the extracted secret values to FILE as NAME=value lines (mode 0600).",
+            dir_okay=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --secrets-out file.")
+    ] = False,
+    max_file_bytes: Annotated[
+        int, typer.Option("--max-file-bytes", min=1, help="Refuse client files larger than this.")
+    ] = DEFAULT_MAX_FILE_BYTES,
+) -> None:
+    """Check client files against config/schema.json. No database needed.
+
+    Exit 0 when every file is valid, 1 when any is invalid, 2 on usage errors.
+    """
+    from tenant_migrator import render
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.report import validation as report
+
+    result = load_tenants(_settings(ctx), tenants, max_file_bytes=max_file_bytes)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(report.render_json(result))
+    elif output_format is OutputFormat.markdown:
+        sys.stdout.write(report.render_markdown(result))
+    else:
+        report.render_text(result, render.stdout())
+    if secrets_out is not None:
+        _write_secrets(secrets_out, result.results, force)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _write_secrets(path: Path, results: object, force: bool) -> None:
+    from tenant_migrator import render
+    from tenant_migrator.secrets import write_secrets_file
+
+    count = write_secrets_file(path, results, force=force)
+    render.notice(f"wrote {count} secret value(s) to {path} (mode 0600); keep it out of git")
 
 
 @app.command("check-env")
-def check_env(ctx: typer.Context, tenants: Tenants = None) -> None:
-    """List ${ENV} references whose variables are unset here (never prints values)."""
-    _todo("check-env")
+def check_env(
+    ctx: typer.Context,
+    tenants: Tenants = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """List ${ENV} references whose variables are unset here (never prints values).
+
+    Exit 0 when every referenced variable is set (or has a default), 1 otherwise
+    or when a client file is invalid, 2 on usage errors.
+    """
+    from tenant_migrator import render
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.report import validation as report
+    from tenant_migrator.secrets import check_environment
+
+    result = load_tenants(_settings(ctx), tenants)
+    variables = check_environment(result.results)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(report.render_env_json(variables, result))
+    else:
+        report.render_env_text(variables, result, render.stdout())
+    ok = all(v.ok for v in variables) and not result.invalid
+    raise typer.Exit(0 if ok else 1)
 
 
 # --- plan / import / sync -------------------------------------------------------------

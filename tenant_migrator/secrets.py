@@ -78,7 +78,7 @@ class SecretReference:
         """The public description (never the literal)."""
         return {
             "path": self.json_path,
-            "env": self.env_var,
+            "env_var": self.env_var,
             "action": self.action,
             "scope": self.scope,
             "reason": self.reason,
@@ -205,6 +205,11 @@ def find_secret_shape(text: str) -> str | None:
     """The kind of the first well-known secret shape inside ``text``, if any."""
     match = _SHAPE_RE.search(text)
     return match.lastgroup if match else None
+
+
+def looks_like_secret(text: str) -> bool:
+    """True if ``text`` contains a well-known secret shape (for redacting displays)."""
+    return _SHAPE_RE.search(text) is not None
 
 
 def is_secret_key(name: str) -> bool:
@@ -520,6 +525,75 @@ def resolve(config: Any, environ: Mapping[str, str] | None = None) -> Any:
     if missing:
         raise MissingEnvironment(missing)
     return result
+
+
+# --- check-env: which referenced variables are unset here ------------------------------
+
+SET = "set"
+EMPTY = "empty"
+DEFAULT = "default"
+MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVariable:
+    """One variable the tenants reference. ``status``: "set"; "empty" (set to "" and
+    needed without a default); "default" (unset or empty, every use has a default);
+    "missing" (unset, some use has no default). Never carries the value."""
+
+    name: str
+    status: str
+    required: bool
+    uses: tuple[tuple[str, str], ...]  # (tenant id, JSON pointer)
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        return tuple(sorted({tenant for tenant, _ in self.uses}))
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SET, DEFAULT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "required": self.required,
+            "tenants": list(self.tenants),
+            "uses": [{"tenant": t, "path": p} for t, p in self.uses],
+        }
+
+
+def check_environment(
+    results: Iterable[Any], environ: Mapping[str, str] | None = None
+) -> tuple[EnvVariable, ...]:
+    """Every variable referenced by the loaded tenants (TenantResults with a record),
+    plus the variables of removed fields (the platform reads those from its
+    environment too), with whether ``environ`` provides it. Sorted by name."""
+    env = os.environ if environ is None else environ
+    uses: dict[str, list[tuple[str, str]]] = {}
+    required: dict[str, bool] = {}
+    for result in results:
+        if result.record is None:
+            continue
+        found = [(p, n, d) for p, n, d in references(result.record.tenant_config)]
+        found += [
+            (ref.json_path, ref.env_var, None) for ref in result.secrets if ref.action == REMOVED
+        ]
+        for pointer, name, default in found:
+            uses.setdefault(name, []).append((result.tenant_id, pointer or "/"))
+            required[name] = required.get(name, False) or default is None
+    variables = []
+    for name in sorted(uses):
+        value = env.get(name)
+        if value:
+            status = SET
+        elif required[name]:
+            status = MISSING if value is None else EMPTY
+        else:
+            status = DEFAULT
+        variables.append(EnvVariable(name, status, required[name], tuple(sorted(uses[name]))))
+    return tuple(variables)
 
 
 # --- --secrets-out ---------------------------------------------------------------------
