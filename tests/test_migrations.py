@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tenant_migrator import database, embedded, migrations
 
@@ -140,6 +142,30 @@ def test_split_respects_strings_dollar_quotes_and_comments():
         "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
         "SELECT 'it''s;' AS s, $1 AS p, a$b FROM t",
     ]
+
+
+_TOKENS = st.one_of(
+    st.from_regex(r"[a-z_][a-z0-9_$]{0,8}", fullmatch=True),
+    st.text(alphabet="ab; '$\n-*/", max_size=12).map(lambda t: "'" + t.replace("'", "''") + "'"),
+    st.text(alphabet="ab; $\n-*/", max_size=12).map(lambda t: '"' + t.replace('"', '""') + '"'),
+    st.text(alphabet="ab; '\n-*/", max_size=12).map(lambda t: f"$q${t}$q$"),
+    st.text(alphabet="ab; '\n-*", max_size=12).map(lambda t: f"/* {t} */"),
+    st.text(alphabet="ab; '*/", max_size=12).map(lambda t: f"-- {t}\n"),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(st.from_regex(r"[A-Z]{1,6}", fullmatch=True), st.lists(_TOKENS, max_size=6)).map(
+            lambda st_: " ".join([st_[0], *st_[1]])
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_split_round_trips_generated_statements(statements):
+    script = "-- header comment\n" + ";\n".join(statements) + ";\n-- the end\n"
+    assert migrations.split_statements(script) == [s.rstrip() for s in statements]
 
 
 def test_split_of_the_real_migrations_runs_statement_by_statement(pg, database_url):
