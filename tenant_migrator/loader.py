@@ -178,9 +178,19 @@ def _yaml_problem(err: yaml.MarkedYAMLError, path: Path) -> Problem:
     text = err.problem or "invalid YAML"
     if err.context and err.problem_mark is not None:
         text = f"{text} ({err.context})"
+    if isinstance(err, yaml.constructor.ConstructorError):
+        # Tags such as !!python/object or custom !Tags: safe_load refused them too.
+        text = (
+            f"unsupported YAML: {text}; a client.yaml may use only plain values "
+            "(strings, numbers, true/false, lists, mappings)"
+        )
+    elif isinstance(err, yaml.composer.ComposerError):
+        text = f"YAML structure error: {text}"
+    else:
+        text = f"YAML syntax error: {text}"
     line = mark.line + 1 if mark else None
     column = mark.column + 1 if mark else None
-    return Problem(path, f"YAML syntax error: {text}", "", line, column)
+    return Problem(path, text, "", line, column)
 
 
 # --- the loader ------------------------------------------------------------------------

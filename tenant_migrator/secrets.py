@@ -261,8 +261,44 @@ def extract(
     Pure: returns a new tree. ``locate(pointer)`` gives positions for the report.
     """
     walker = _Extractor(tenant_id, BASELINE_RULES if rules is None else rules, path, locate)
-    config = walker.mapping(document, "", "", None, 0)
+    config = walker.mapping(document, walker.trie, 0)
     return Extraction(config, tuple(walker.secrets), tuple(walker.problems))
+
+
+# Rules as a trie over path segments ("*" for list items; the rule itself under
+# None), so the walk looks rules up per key instead of building path strings.
+_TRIES: dict[int, tuple[Mapping[str, SecretRule], dict[Any, Any]]] = {}
+
+
+def _rule_trie(rules: Mapping[str, SecretRule]) -> dict[Any, Any]:
+    cached = _TRIES.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    trie: dict[Any, Any] = {}
+    for pointer, rule in rules.items():
+        node = trie
+        for raw in pointer.split("/")[1:]:
+            node = node.setdefault(raw.replace("~1", "/").replace("~0", "~"), {})
+        node[None] = rule
+    if len(_TRIES) > 16:
+        _TRIES.clear()
+    _TRIES[id(rules)] = (rules, trie)  # holds ``rules`` so its id stays unique
+    return trie
+
+
+# Per key name: (looks like a secret itself, names a secret). Key names repeat across
+# thousands of files, so each is checked once per process.
+_KEY_FLAGS: dict[str, tuple[bool, bool]] = {}
+
+
+def _key_flags(name: str) -> tuple[bool, bool]:
+    flags = _KEY_FLAGS.get(name)
+    if flags is None:
+        flags = (_SHAPE_RE.search(name) is not None, is_secret_key(name))
+        if len(_KEY_FLAGS) > 50_000:
+            _KEY_FLAGS.clear()
+        _KEY_FLAGS[name] = flags
+    return flags
 
 
 class _Extractor:
@@ -275,12 +311,16 @@ class _Extractor:
     ) -> None:
         self.tenant_id = tenant_id
         self.prefix = env_prefix(tenant_id)
-        self.rules = rules
+        self.trie = _rule_trie(rules)
         self.path = path or Path("client.yaml")
         self.locate = locate
+        self.parts: list[str] = []  # path of the node being visited
         self.secrets: list[SecretReference] = []
         self.problems: list[Problem] = []
         self.used_names: dict[str, str] = {}  # env var -> pointer (unique per tenant)
+
+    def pointer(self) -> str:
+        return "".join("/" + _escape(part) for part in self.parts)
 
     def position(self, pointer: str) -> tuple[int | None, int | None]:
         return self.locate(pointer) if self.locate else (None, None)
@@ -289,104 +329,106 @@ class _Extractor:
         line, column = self.position(pointer)
         self.problems.append(Problem(self.path, message, pointer, line, column, severity))
 
-    def value(self, value: Any, pointer: str, pattern: str, key: str | None, depth: int) -> Any:
-        if isinstance(value, str):
-            return self.string(value, pointer, pattern, key)
-        if isinstance(value, dict):
-            return self.mapping(value, pointer, pattern, key, depth + 1)
-        if isinstance(value, list):
-            if depth + 1 > MAX_DEPTH:
-                return self.too_deep(pointer)
-            return [
-                self.value(item, f"{pointer}/{index}", f"{pattern}/*", key, depth + 1)
-                for index, item in enumerate(value)
-            ]
-        return value
-
-    def too_deep(self, pointer: str) -> None:
+    def too_deep(self) -> None:
         self.problem(
-            pointer,
+            self.pointer(),
             f"nested more than {MAX_DEPTH} levels deep; a client file is a handful of levels",
             Severity.ERROR,
         )
-        return None
 
-    def mapping(
-        self, value: Mapping[str, Any], pointer: str, pattern: str, key: str | None, depth: int
-    ) -> dict[str, Any]:
+    def mapping(self, value: Mapping[str, Any], trie: Any, depth: int) -> dict[str, Any]:
         if depth > MAX_DEPTH:
-            self.too_deep(pointer)
+            self.too_deep()
             return {}
+        parts = self.parts
         out: dict[str, Any] = {}
         for name, item in value.items():
-            escaped = _escape(name)
-            child, child_pattern = f"{pointer}/{escaped}", f"{pattern}/{escaped}"
-            if find_secret_shape(name):
+            shaped, secret_name = _key_flags(name)
+            if shaped:
                 self.problem(
-                    pointer,
+                    self.pointer(),
                     "a key here looks like a secret (a token or API key used as a key name); "
                     "a key cannot become a reference — remove it",
                     Severity.ERROR,
                 )
                 continue
-            rule = self.rules.get(child_pattern)
+            child = trie.get(name) if trie else None
+            rule = child.get(None) if child else None
+            parts.append(name)
             if rule is not None and not rule.store:
-                self.remove(item, child, rule)
-                continue
-            out[name] = self.value(item, child, child_pattern, name, depth)
+                self.remove(item, rule)
+            else:
+                out[name] = self.value(item, child, rule, secret_name, depth)
+            parts.pop()
         return out
 
-    def string(self, value: str, pointer: str, pattern: str, key: str | None) -> str:
-        rule = self.rules.get(pattern)
-        by_name = rule is None and key is not None and is_secret_key(key)
-        full = _FULL_REFERENCE.match(value)
-        if full is not None:
-            return self.reference(value, full, pointer, rule, by_name)
+    def value(
+        self, value: Any, trie: Any, rule: SecretRule | None, by_name: bool, depth: int
+    ) -> Any:
+        if isinstance(value, str):
+            return self.string(value, rule, by_name and rule is None)
+        if isinstance(value, dict):
+            return self.mapping(value, trie, depth + 1)
+        if isinstance(value, list):
+            if depth + 1 > MAX_DEPTH:
+                self.too_deep()
+                return None
+            child = trie.get("*") if trie else None
+            child_rule = child.get(None) if child else None
+            parts = self.parts
+            out = []
+            for index, item in enumerate(value):
+                parts.append(str(index))
+                out.append(self.value(item, child, child_rule, by_name, depth + 1))
+                parts.pop()
+            return out
+        return value
+
+    def string(self, value: str, rule: SecretRule | None, by_name: bool) -> str:
+        if "${" in value:
+            full = _FULL_REFERENCE.match(value)
+            if full is not None:
+                return self.reference(value, full, rule, by_name)
         if rule is not None or by_name:
             if not value.strip():
                 return value  # empty: nothing to hide
-            reason = "schema" if rule is not None else "key-name"
-            return self.replace(value, pointer, rule, reason)
-        kind = find_secret_shape(value)
-        if kind is None:
+            return self.replace(value, rule, "schema" if rule is not None else "key-name")
+        match = _SHAPE_RE.search(value)
+        if match is None:
             return value
+        kind = match.lastgroup or "secret"
         whole = _SHAPE_RE.fullmatch(value.strip()) is not None
-        env = self.replace(value, pointer, None, f"shape:{kind}")
+        reference = self.replace(value, None, f"shape:{kind}")
         if not whole:
             self.problem(
-                pointer,
+                self.pointer(),
                 f"this value contains what looks like a {_KIND_NAMES.get(kind, kind)}; the whole "
-                f"value was moved to {env} — take the secret out of the text in the file",
+                f"value was moved to {reference} — take the secret out of the text in the file",
                 Severity.WARNING,
             )
-        return env
+        return reference
 
     def reference(
-        self,
-        value: str,
-        match: re.Match[str],
-        pointer: str,
-        rule: SecretRule | None,
-        by_name: bool,
+        self, value: str, match: re.Match[str], rule: SecretRule | None, by_name: bool
     ) -> str:
         name, default = match.group(1), match.group(2)
         secret_field = rule is not None or by_name
-        default_is_secret = bool(default) and (secret_field or find_secret_shape(default))
-        if default_is_secret:
+        if default and (secret_field or _SHAPE_RE.search(default)):
             # The default is a literal secret: keep the variable, move the default out.
-            self.record(pointer, name, REFERENCED, default, rule, "reference-default")
+            self.record(name, REFERENCED, default, rule, "reference-default")
             return "${" + name + "}"
         if secret_field:
-            self.record(pointer, name, KEPT, None, rule, "schema" if rule else "key-name")
+            self.record(name, KEPT, None, rule, "schema" if rule else "key-name")
         return value
 
-    def replace(self, literal: str, pointer: str, rule: SecretRule | None, reason: str) -> str:
+    def replace(self, literal: str, rule: SecretRule | None, reason: str) -> str:
+        pointer = self.pointer()
         if rule is not None:
             env = rule.env if rule.scope == SHARED else f"{self.prefix}_{rule.env}"
         else:
             env = env_name_for_path(self.tenant_id, pointer)
         env = self.unique(env, pointer)
-        self.record(pointer, env, REFERENCED, literal, rule, reason)
+        self.record(env, REFERENCED, literal, rule, reason, pointer)
         return "${" + env + "}"
 
     def unique(self, env: str, pointer: str) -> str:
@@ -397,7 +439,7 @@ class _Extractor:
         self.used_names[candidate] = pointer
         return candidate
 
-    def remove(self, value: Any, pointer: str, rule: SecretRule) -> None:
+    def remove(self, value: Any, rule: SecretRule) -> None:
         literal = None
         env = rule.env if rule.scope == SHARED else f"{self.prefix}_{rule.env}"
         # Only a string can be a usable secret; a reference keeps just its default.
@@ -407,17 +449,18 @@ class _Extractor:
                 literal = value
             elif full.group(2):
                 literal = full.group(2)
-        self.record(pointer, env, REMOVED, literal, rule, "schema")
+        self.record(env, REMOVED, literal, rule, "schema")
 
     def record(
         self,
-        pointer: str,
         env: str,
         action: str,
         literal: str | None,
         rule: SecretRule | None,
         reason: str,
+        pointer: str | None = None,
     ) -> None:
+        pointer = self.pointer() if pointer is None else pointer
         line, column = self.position(pointer)
         scope = rule.scope if rule is not None else TENANT
         self.secrets.append(
@@ -439,7 +482,9 @@ _KIND_NAMES = {
 
 
 def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
+    if "~" in segment or "/" in segment:
+        return segment.replace("~", "~0").replace("/", "~1")
+    return segment
 
 
 def literal_fingerprint(literal: str) -> str:

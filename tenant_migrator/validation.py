@@ -296,7 +296,57 @@ def unknown_keys(data: Any, schema: Mapping[str, Any]) -> list[tuple[str, str, s
     Only objects whose schema lists ``properties`` and says nothing about other
     keys are checked; free-form objects (no ``properties``) accept anything.
     """
+    return _unknown(data, _key_tree(schema))
+
+
+def _unknown(data: Any, tree: _KeyTree) -> list[tuple[str, str, str | None]]:
     found: list[tuple[str, str, str | None]] = []
+
+    def visit(value: Any, node: _KeyTree | None, pointer: str, depth: int) -> None:
+        if node is None or depth > 30:
+            return
+        if isinstance(value, dict):
+            props = node.props
+            if props is None:
+                return
+            for key, item in value.items():
+                child = props.get(key, _MISSING)
+                if child is _MISSING:
+                    if node.strict:
+                        close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.75)
+                        found.append(
+                            (f"{pointer}/{_escape(key)}", key, close[0] if close else None)
+                        )
+                elif child is not None and (child.props is not None or child.items is not None):
+                    visit(item, child, f"{pointer}/{_escape(key)}", depth + 1)
+        elif isinstance(value, list) and node.items is not None:
+            for index, item in enumerate(value):
+                visit(item, node.items, f"{pointer}/{index}", depth + 1)
+
+    visit(data, tree, "", 0)
+    return found
+
+
+class _KeyTree:
+    """What unknown-key checking needs from one schema node, with $refs resolved."""
+
+    __slots__ = ("items", "props", "strict")
+
+    def __init__(self) -> None:
+        self.props: dict[str, _KeyTree | None] | None = None
+        self.strict = False
+        self.items: _KeyTree | None = None
+
+
+_MISSING = _KeyTree()
+_TREES: dict[int, tuple[Mapping[str, Any], _KeyTree]] = {}
+
+
+def _key_tree(schema: Mapping[str, Any]) -> _KeyTree:
+    cached = _TREES.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    built: dict[int, _KeyTree] = {}
 
     def resolve(node: Any) -> Any:
         for _ in range(20):
@@ -311,27 +361,24 @@ def unknown_keys(data: Any, schema: Mapping[str, Any]) -> list[tuple[str, str, s
             node = target
         return node
 
-    def visit(value: Any, sub: Any, pointer: str, depth: int) -> None:
-        sub = resolve(sub)
-        if not isinstance(sub, Mapping) or depth > 30:
-            return
-        if isinstance(value, dict):
-            props = sub.get("properties")
-            if not isinstance(props, Mapping):
-                return
-            strict = "additionalProperties" not in sub and "patternProperties" not in sub
-            for key, item in value.items():
-                child = f"{pointer}/{_escape(key)}"
-                if key in props:
-                    visit(item, props[key], child, depth + 1)
-                elif strict:
-                    close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.75)
-                    found.append((child, key, close[0] if close else None))
-        elif isinstance(value, list):
-            items = sub.get("items")
-            if isinstance(items, Mapping):
-                for index, item in enumerate(value):
-                    visit(item, items, f"{pointer}/{index}", depth + 1)
+    def build(node: Any) -> _KeyTree | None:
+        node = resolve(node)
+        if not isinstance(node, Mapping):
+            return None
+        if id(node) in built:  # shared or recursive definitions
+            return built[id(node)]
+        tree = built[id(node)] = _KeyTree()
+        props = node.get("properties")
+        if isinstance(props, Mapping):
+            tree.props = {name: build(sub) for name, sub in props.items()}
+            tree.strict = "additionalProperties" not in node and "patternProperties" not in node
+        items = node.get("items")
+        if isinstance(items, Mapping):
+            tree.items = build(items)
+        return tree
 
-    visit(data, schema, "", 0)
-    return found
+    tree = build(schema) or _KeyTree()
+    if len(_TREES) > 8:
+        _TREES.clear()
+    _TREES[id(schema)] = (schema, tree)  # holds ``schema`` so its id stays unique
+    return tree
