@@ -7,14 +7,19 @@ so that ``tenant-migrator --help`` stays fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
+
+if TYPE_CHECKING:
+    from tenant_migrator.store import ImportOutcome
 
 app = typer.Typer(
     name="tenant-migrator",
@@ -307,37 +312,350 @@ def check_env(
 # --- plan / import / sync -------------------------------------------------------------
 
 
+def _only(tenants: list[str] | None) -> list[str] | None:
+    return list(tenants) if tenants else None
+
+
+@contextmanager
+def _phases(label: str) -> Iterator[Callable[[str], None]]:
+    """A transient spinner with the current phase and elapsed time, on stderr, only
+    when stderr is a terminal (never in pipes, logs or CI output)."""
+    from tenant_migrator import render
+
+    console = render.stderr()
+    if not console.is_terminal:
+        yield lambda phase: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda phase: progress.update(task, description=phase)
+
+
+def _emit_plan(the_plan: object, output_format: OutputFormat, output: Path | None) -> None:
+    from tenant_migrator import render
+    from tenant_migrator.report import plan as report
+
+    if output_format is OutputFormat.json:
+        text = report.render_json(the_plan)
+    elif output_format is OutputFormat.markdown:
+        text = report.render_markdown(the_plan)
+    elif output is None:
+        report.render_text(the_plan, render.stdout())
+        return
+    else:
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
+        text = buffer.getvalue()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise MigratorError(f"cannot write {output}: {err.strerror or err}") from None
+    render.notice(f"wrote the plan ({output_format.value}) to {output}")
+
+
+_DetailedExitcode = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when there is nothing to do, 2 when changes are pending, 1 on errors.",
+    ),
+]
+
+
 @app.command("plan")
-def plan(ctx: typer.Context, tenants: Tenants = None) -> None:
-    """Dry-run diff of client files against the tenants table. Writes nothing."""
-    _todo("plan")
+def plan(
+    ctx: typer.Context,
+    tenants: Tenants = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="text (summary + change trees), json (stable) or markdown."),
+    ] = OutputFormat.text,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", help="Write the report to FILE instead of stdout.", dir_okay=False
+        ),
+    ] = None,
+    detailed_exitcode: _DetailedExitcode = False,
+) -> None:
+    """Dry-run diff of client files against the tenants table. Writes nothing.
+
+    Each tenant is create, update, unchanged, invalid, blocked (edited in the
+    database since our last import) or orphaned (a row without a file). Secret
+    values never appear, only their ${ENV} references.
+    Exit 0 on success (with --detailed-exitcode: 0 nothing to do, 2 changes
+    pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
+    """
+    import asyncio
+
+    from tenant_migrator import pipeline, store
+
+    settings = _settings(ctx)
+    only = _only(tenants)
+    with _phases("loading client files") as phase:
+        load = pipeline.load_tenants(settings, only)
+        phase("reading the tenants table")
+        the_plan = asyncio.run(store.plan(settings, load, only))
+    _emit_plan(the_plan, output_format, output)
+    if the_plan.has_errors:
+        raise typer.Exit(1)
+    raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+
+
+_DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Show the plan and stop; write nothing (no migrations).")
+]
+_NoMigrate = Annotated[
+    bool,
+    typer.Option(
+        "--no-migrate", help="Do not apply pending migrations first; pending ones are an error."
+    ),
+]
+_Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help=(
+            "Overwrite tenants edited in the database since our last import (their values go "
+            "into history), and replace an existing --secrets-out file."
+        ),
+    ),
+]
+_SecretsOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--secrets-out",
+        help="After a successful write, save the extracted secret values to FILE as "
+        "NAME=value lines (mode 0600; refused if it exists, unless --force).",
+        dir_okay=False,
+    ),
+]
+
+
+def _check_secrets_out(path: Path | None, force: bool) -> None:
+    # Checked before any work, so a second run does not fail only after writing.
+    if path is not None and path.exists() and not force:
+        from tenant_migrator.secrets import SecretsFileError
+
+        raise SecretsFileError(
+            f"{path} already exists; refusing to overwrite a secrets file (use --force)"
+        )
+
+
+def _save_secrets(path: Path, results: object, force: bool) -> None:
+    from tenant_migrator import render
+    from tenant_migrator.secrets import write_secrets_file
+
+    count = write_secrets_file(path, results, force=force)
+    render.notice(f"wrote {count} secret value(s) to {path} (mode 0600); keep it out of git")
+
+
+def _run_import(
+    settings: Settings,
+    load: object,
+    only: list[str] | None,
+    options: object,
+    phase: Callable[[str], None],
+) -> ImportOutcome:
+    import asyncio
+
+    from tenant_migrator import render, store
+    from tenant_migrator.report import plan as report
+
+    outcome = asyncio.run(store.import_tenants(settings, load, only, options, on_phase=phase))
+    if outcome.dry_run:
+        report.render_text(outcome.plan, render.stdout())
+        raise typer.Exit(1 if outcome.plan.has_errors else 0)
+    return outcome
 
 
 @app.command("import")
-def import_(ctx: typer.Context, tenants: Tenants = None) -> None:
-    """Bulk import: migrate, plan, then write every change in one transaction."""
-    _todo("import")
+def import_(
+    ctx: typer.Context,
+    tenants: Tenants = None,
+    dry_run: _DryRun = False,
+    no_migrate: _NoMigrate = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Import the valid tenants, list the invalid ones, exit 1.",
+        ),
+    ] = False,
+    force: _Force = False,
+    secrets_out: _SecretsOut = None,
+) -> None:
+    """Bulk import: migrate, plan, then write every change in one transaction.
+
+    Any invalid tenant fails the whole run before the first write (unless
+    --skip-invalid); a tenant edited in the database since our last import is
+    refused (unless --force). Unchanged rows are not written. The run and the
+    values it replaced are recorded (see `history`, `rollback`).
+    Exit 0 on success, 1 when nothing was written because of an error or when
+    --skip-invalid skipped a tenant, 2 on usage errors.
+    """
+    from tenant_migrator import pipeline, render, store
+    from tenant_migrator.report import plan as report
+
+    settings = _settings(ctx)
+    only = _only(tenants)
+    if not dry_run:
+        _check_secrets_out(secrets_out, force)
+    options = store.ImportOptions(
+        dry_run=dry_run, migrate=not no_migrate, skip_invalid=skip_invalid, force=force
+    )
+    with _phases("loading client files") as phase:
+        load = pipeline.load_tenants(settings, only)
+        outcome = _run_import(settings, load, only, options, phase)
+    report.render_import(outcome, render.stdout())
+    if secrets_out is not None:
+        _save_secrets(secrets_out, load.results, force)
+    raise typer.Exit(1 if outcome.skipped else 0)
 
 
 @app.command("sync")
-def sync(ctx: typer.Context, tenant: Annotated[str, typer.Argument()]) -> None:
-    """Re-import one tenant in its own transaction."""
-    _todo("sync")
+def sync(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="The tenant (directory name under clients/).")],
+    dry_run: _DryRun = False,
+    no_migrate: _NoMigrate = False,
+    force: _Force = False,
+    secrets_out: _SecretsOut = None,
+) -> None:
+    """Re-import one tenant in its own transaction.
+
+    Reads only that tenant's file and row, shows its diff, writes it with the same
+    history record as `import`. Refuses a tenant edited in the database since our
+    last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
+    """
+    from tenant_migrator import pipeline, render, store
+    from tenant_migrator.report import plan as report
+
+    settings = _settings(ctx)
+    if not dry_run:
+        _check_secrets_out(secrets_out, force)
+    options = store.ImportOptions(
+        dry_run=dry_run, migrate=not no_migrate, force=force, command="sync"
+    )
+    with _phases(f"loading {tenant}") as phase:
+        load = pipeline.LoadResult((pipeline.load_one(settings, tenant),))
+        outcome = _run_import(settings, load, [tenant], options, phase)
+    report.render_import(outcome, render.stdout())
+    if secrets_out is not None:
+        _save_secrets(secrets_out, load.results, force)
+
+
+class HistoryFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 @app.command("history")
-def history(ctx: typer.Context, tenant: Annotated[str | None, typer.Argument()] = None) -> None:
-    """List import runs (optionally only those that wrote TENANT)."""
-    _todo("history")
+def history(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Argument(help="Only runs that wrote this tenant.")] = None,
+    output_format: Annotated[
+        HistoryFormat, typer.Option("--format", help="text (table) or json.")
+    ] = HistoryFormat.text,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most N runs.")] = 50,
+) -> None:
+    """List import, sync and rollback runs, newest first (optionally only those that wrote
+    TENANT): who, when, what they did, which were rolled back. Exit 0, 1 on errors."""
+    import asyncio
+    import json
+
+    from tenant_migrator import render, store
+    from tenant_migrator.report import plan as report
+
+    runs = asyncio.run(store.list_runs(_settings(ctx), tenant, limit))
+    if output_format is HistoryFormat.json:
+        sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
+    elif runs is None:
+        render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
+    elif not runs:
+        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
+    else:
+        report.render_history(runs, render.stdout(), tenant)
 
 
 @app.command("rollback")
-def rollback(ctx: typer.Context, run_id: Annotated[str, typer.Argument()]) -> None:
-    """Restore the values an import run replaced."""
-    _todo("rollback")
+def rollback(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run to undo (see `history`).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be restored; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Restore even over rows that changed since that run."),
+    ] = False,
+) -> None:
+    """Restore the values an import run replaced.
+
+    Rows the run updated get back exactly the values it replaced (columns the tool
+    does not own are left alone); rows it created are deleted. Refuses when any of
+    those rows changed since the run, unless --force. The rollback is a recorded run
+    itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
+    """
+    import asyncio
+
+    from tenant_migrator import render, store
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.report import plan as report
+
+    if not run_id.isdigit():
+        raise UsageError(
+            f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
+        )
+    outcome = asyncio.run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
+    report.render_rollback(outcome, render.stdout())
 
 
 @app.command("export")
-def export(ctx: typer.Context, tenant: Annotated[str, typer.Argument()]) -> None:
-    """Print a tenant from the database as client.yaml (the way back to YAML mode)."""
-    _todo("export")
+def export(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="The tenant id (the row's id).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Print a tenant from the database as client.yaml (the way back to YAML mode).
+
+    Columns go back into the `client` section, tenant_config as is, ${ENV}
+    references unresolved: importing the output again changes nothing. Exit 0,
+    1 on errors, 2 for an unknown tenant.
+    """
+    import asyncio
+
+    from tenant_migrator import export as exporting
+    from tenant_migrator import render, store
+
+    snapshot = asyncio.run(store.read_snapshot(_settings(ctx), tenant))
+    exported = exporting.export_tenant(tenant, snapshot)
+    for warning in exported.warnings:
+        render.notice(f"warning: {warning}")
+    if output is None:
+        sys.stdout.write(exported.text)
+        return
+    if output.exists() and not force:
+        raise MigratorError(
+            f"{output} already exists; pass --force to replace it (the current file may hold "
+            "literal secrets the export would not keep: save them with --secrets-out first)"
+        )
+    try:
+        output.write_text(exported.text, encoding="utf-8")
+    except OSError as err:
+        raise MigratorError(f"cannot write {output}: {err.strerror or err}") from None
+    render.notice(f"wrote {tenant} to {output}")

@@ -21,15 +21,18 @@ JSON shape (``FORMAT_VERSION`` 1; keys are only ever added)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.planning import Action, Change, Op, Plan, TenantPlan
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
+
+    from tenant_migrator.store import ImportOutcome, RollbackOutcome, RunInfo
 
 FORMAT_VERSION = 1
 
@@ -37,6 +40,7 @@ FORMAT_VERSION = 1
 # line instead of a tree each: 10,000 trees help nobody (JSON has everything).
 CREATE_TREES_UP_TO = 20
 _VALUE_WIDTH = 60
+REDACTED = "<redacted>"
 
 _OP_SIGN = {Op.ADD: "+", Op.REMOVE: "-", Op.REPLACE: "~"}
 _OP_STYLE = {Op.ADD: "green", Op.REMOVE: "red", Op.REPLACE: "yellow"}
@@ -61,34 +65,38 @@ _ACTION_STYLE = {
 # --- values -----------------------------------------------------------------------------
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, key: str = "") -> Any:
     """``value`` with every string that looks like a secret replaced by a marker.
 
     Records never carry secrets (the pipeline made them references), but rows
-    read from the database might: an admin can paste anything into the app.
+    read from the database might: an admin can paste anything into the app. A
+    string is hidden when it has a well-known secret shape, or sits under a
+    secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
     """
+    from tenant_migrator import secrets
+
     if isinstance(value, str):
-        return "<redacted>" if _looks_secret(value) else value
+        if secrets.looks_like_secret(value) or (
+            key and secrets.is_secret_key(key) and not secrets.is_reference(value)
+        ):
+            return REDACTED
+        return value
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+        return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, key) for v in value]
     return value
 
 
-def _looks_secret(text: str) -> bool:
-    from tenant_migrator import secrets
+def _last_key(path: str) -> str:
+    from tenant_migrator.planning import unescape
 
-    detect = getattr(secrets, "find_secret_shapes", None) or getattr(
-        secrets, "looks_like_secret", None
-    )
-    if detect is None:
-        return False
-    return bool(detect(text))
+    return unescape(path.rsplit("/", 1)[-1])
 
 
 def _redact_change(change: Change) -> Change:
-    return Change(change.path, change.op, redact(change.old), redact(change.new))
+    key = _last_key(change.path)
+    return Change(change.path, change.op, redact(change.old, key), redact(change.new, key))
 
 
 def _short(value: Any) -> str:
@@ -297,7 +305,7 @@ def _create_summary(changes: Iterable[Change]) -> Iterable[Change]:
     # A new tenant's whole document is long; its top-level keys say enough here.
     for change in changes:
         if change.path == "/tenant_config" and isinstance(change.new, dict):
-            yield Change(change.path, change.op, None, sorted(change.new))
+            yield Change(change.path, change.op, None, dict(sorted(change.new.items())))
         else:
             yield change
 
@@ -381,3 +389,155 @@ def render_text(plan: Plan, console: Console) -> None:
         )
     console.print()
     console.print(_summary_line(plan))
+
+
+# --- import / sync / history / rollback ----------------------------------------------------
+
+# An import prints one line per written tenant up to this many, then only counts.
+WRITTEN_LINES_UP_TO = 50
+
+
+def render_import(outcome: ImportOutcome, console: Console) -> None:
+    """What an import or sync did: the tenants written, skipped, orphaned, then a
+    one-screen summary."""
+    from rich.text import Text
+
+    plan = outcome.plan
+    by_id = {t.id: t for t in plan.tenants}
+    if len(outcome.written) <= WRITTEN_LINES_UP_TO:
+        for tenant_id, action in sorted(outcome.written.items()):
+            tenant = by_id.get(tenant_id)
+            if action == "create":
+                console.print(Text(f"+ {tenant_id}  created", style="green"))
+            elif tenant is not None:
+                console.print(_tenant_tree(tenant))
+    for tenant in plan.by_action(Action.INVALID):
+        line = Text(f"✗ {tenant.id}  skipped (invalid)", style="bold red")
+        console.print(line)
+        for problem in tenant.errors:
+            console.print(Text(f"    {problem.format()}", style="red"))
+    for tenant in plan.by_action(Action.ORPHANED):
+        console.print(_tenant_tree(tenant))
+    console.print()
+    console.print(import_summary(outcome))
+
+
+def import_summary(outcome: ImportOutcome) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    plan = outcome.plan
+    counts = plan.summary()
+    if outcome.run_id is not None:
+        title = f"Run {outcome.run_id} committed in {outcome.duration_s:.2f} s"
+    else:
+        title = f"Nothing to write; no run recorded ({outcome.duration_s:.2f} s)"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    forced = [t.id for t in plan.tenants if t.forced and t.id in outcome.written]
+    skipped = list(outcome.skipped)
+    orphans = plan.by_action(Action.ORPHANED)
+    table.add_row("created", str(outcome.count("create")), "")
+    table.add_row(
+        "updated",
+        str(outcome.count("update")),
+        f"overwrote database edits (--force): {', '.join(forced)}" if forced else "",
+    )
+    table.add_row("unchanged", str(counts["unchanged"]), "not written")
+    table.add_row(
+        Text("skipped", style="bold red" if skipped else "bold"),
+        str(len(skipped)),
+        f"invalid: {', '.join(skipped)}" if skipped else "",
+    )
+    if orphans:
+        loud = [t.id for t in orphans if t.missing_yaml]
+        table.add_row(
+            Text("orphaned", style="bold red" if loud else "bold"),
+            str(len(orphans)),
+            f"config_source 'yaml' without a file: {', '.join(loud)}" if loud else "never deleted",
+        )
+    table.add_row(
+        "secrets → ${ENV}", str(plan.secrets_referenced), "literals turned into references"
+    )
+    if outcome.migrations_applied:
+        table.add_row(
+            "migrations",
+            str(len(outcome.migrations_applied)),
+            ", ".join(outcome.migrations_applied),
+        )
+    return table
+
+
+def render_history(runs: Sequence[RunInfo], console: Console, tenant: str | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", padding=(0, 2), pad_edge=False)
+    for column in ("run", "command", "started", "took", "by", "tenants", "what"):
+        table.add_column(column, justify="right" if column in ("run", "tenants") else "left")
+    for run in runs:
+        took = (run.finished_at - run.started_at).total_seconds()
+        who = run.db_user + (f" ({run.os_user}@{run.hostname})" if run.os_user else "")
+        what = _run_what(run, tenant)
+        table.add_row(
+            str(run.id),
+            run.command,
+            f"{run.started_at.astimezone():%Y-%m-%d %H:%M:%S}",
+            f"{took:.2f} s",
+            who,
+            str(run.tenants),
+            Text(what, style="yellow" if run.forced or run.rolled_back_by else ""),
+        )
+    console.print(table)
+
+
+def _run_what(run: RunInfo, tenant: str | None) -> str:
+    s = run.summary
+    parts = []
+    if tenant is not None and run.tenant_action:
+        parts.append(f"{tenant}: {run.tenant_action}")
+    if run.command == "rollback":
+        parts.append(
+            f"rolled back run {run.rollback_of}: {s.get('restored', 0)} restored, "
+            f"{s.get('deleted', 0)} deleted, {s.get('recreated', 0)} recreated"
+        )
+    else:
+        parts.append(f"{s.get('created', 0)} created, {s.get('updated', 0)} updated")
+        if s.get("skipped"):
+            parts.append(f"{len(s['skipped'])} skipped")
+    if run.forced:
+        parts.append("forced")
+    if run.rolled_back_by:
+        parts.append("rolled back by run " + ", ".join(map(str, run.rolled_back_by)))
+    return "; ".join(parts)
+
+
+def render_rollback(outcome: RollbackOutcome, console: Console) -> None:
+    from rich.text import Text
+    from rich.tree import Tree
+
+    signs = {"restore": ("~", "yellow"), "delete": ("-", "red"), "recreate": ("+", "green")}
+    for entry in outcome.entries:
+        sign, style = signs[entry.action]
+        head = Text(f"{sign} {entry.tenant_id}  {entry.action}", style=f"bold {style}")
+        if entry.changed_since:
+            head.append(f" — changed since: {entry.changed_since}", style="magenta")
+        tree = Tree(head, guide_style="dim")
+        if entry.action == "restore":
+            _changes_tree(tree, entry.changes)
+        console.print(tree)
+    console.print()
+    if outcome.dry_run:
+        console.print(
+            Text(f"Dry run: rolling back run {outcome.run_id} would do the above.", style="bold")
+        )
+    else:
+        console.print(
+            Text(
+                f"Rolled back run {outcome.run_id} as run {outcome.new_run_id} "
+                f"({len(outcome.entries)} tenant(s)).",
+                style="bold",
+            )
+        )

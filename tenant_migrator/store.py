@@ -1,0 +1,818 @@
+"""The database side of plan, import, sync, rollback, history and export.
+
+Reading: every selected row in ONE query, with the database computing each
+row's drift hash (md5 of a jsonb object of the owned columns, config_source and
+tenant_config; jsonb's text form is canonical, so Python's representation of
+the same values cannot fake a difference) and joining the drift baseline from
+the run history (migration 013).
+
+Writing: one transaction under the tool's advisory lock (the one ``migrate``
+takes, so imports also serialize with migrations). Inside it the rows are read
+again and the plan rebuilt, so a second import that waited for the lock sees the
+first one's work. The records are COPYed into a temp table and written by ONE
+set-based ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE … IS DISTINCT FROM``
+that also refuses any row whose hash is no longer the one planned against
+(someone edited it between our read and our write). The history rows follow,
+set-based too, then the run row is finished. Nothing is written per tenant.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tenant_migrator import __version__
+from tenant_migrator.errors import DriftError, MigrationError, MigratorError, UsageError
+from tenant_migrator.planning import (
+    SNAPSHOT_COLUMNS,
+    Action,
+    Change,
+    CurrentRow,
+    ImportState,
+    Plan,
+    build_plan,
+    diff_snapshots,
+)
+from tenant_migrator.problems import Problem
+from tenant_migrator.record import OWNED_COLUMNS
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from tenant_migrator.database import Target
+    from tenant_migrator.migrations import Migration
+    from tenant_migrator.pipeline import LoadResult
+    from tenant_migrator.settings import Settings
+
+TENANTS = "tenants"  # unqualified, exactly as migrations 011/012 create it
+RUNS = "tenant_migrator.import_runs"
+RUN_TENANTS = "tenant_migrator.import_run_tenants"
+
+
+def snapshot_sql(alias: str) -> str:
+    """The jsonb object the drift hash covers, built from row ``alias``."""
+    pairs = ", ".join(f"'{c}', {alias}.{c}" for c in SNAPSHOT_COLUMNS)
+    return f"jsonb_build_object({pairs}, 'tenant_config', {alias}.tenant_config)"
+
+
+def hash_sql(alias: str) -> str:
+    return f"md5({snapshot_sql(alias)}::text)"
+
+
+# --- what exists ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """What the database has so far (a plan must work before 011/012/013 are applied)."""
+
+    tenants: bool
+    columns: frozenset[str]
+    history: bool
+
+    @property
+    def complete(self) -> bool:
+        needed = {*SNAPSHOT_COLUMNS, "tenant_config"}
+        return self.tenants and needed <= self.columns
+
+
+async def read_schema(conn: asyncpg.Connection) -> Schema:
+    row = await conn.fetchrow(
+        """
+        SELECT to_regclass($1) IS NOT NULL AS tenants,
+               to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS history,
+               coalesce((SELECT array_agg(attname::text) FROM pg_attribute
+                         WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped),
+                        '{}') AS columns
+        """,
+        TENANTS,
+        RUNS,
+        RUN_TENANTS,
+    )
+    return Schema(row["tenants"], frozenset(row["columns"]), row["history"])
+
+
+# --- reading rows -----------------------------------------------------------------------
+
+
+async def read_rows(
+    conn: asyncpg.Connection, schema: Schema, only: Sequence[str] | None = None
+) -> tuple[dict[str, CurrentRow], dict[str, ImportState]]:
+    """The selected rows (all when ``only`` is None) and their import state, in one query."""
+    if not schema.tenants:
+        return {}, {}
+    where = "WHERE t.id = ANY($1::text[])" if only is not None else ""
+    args: list[Any] = [list(only)] if only is not None else []
+    if not schema.complete:
+        # Before 012: read what is there; missing columns read as NULL and no hash.
+        select = ", ".join(
+            f"'{c}', t.{c}" if c in schema.columns else f"'{c}', NULL"
+            for c in (*SNAPSHOT_COLUMNS, "tenant_config")
+        )
+        rows = await conn.fetch(
+            f"SELECT t.id, jsonb_build_object({select})::text AS snap FROM {TENANTS} t {where}",
+            *args,
+        )
+        return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), None) for r in rows}, {}
+
+    if not schema.history:
+        rows = await conn.fetch(
+            f"SELECT s.id, s.snap, md5(s.snap) AS hash FROM "
+            f"(SELECT t.id, {snapshot_sql('t')}::text AS snap FROM {TENANTS} t {where}) s",
+            *args,
+        )
+        return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), r["hash"]) for r in rows}, {}
+
+    # The baseline's values are only fetched for drifted rows: the drift diff needs
+    # them, and shipping every tenant's last import would double the transfer.
+    rows = await conn.fetch(
+        f"""
+        SELECT s.id, s.snap, md5(s.snap) AS hash, b.baseline_run, b.baseline_hash,
+               CASE WHEN b.baseline_hash IS DISTINCT FROM md5(s.snap) THEN
+                   (SELECT w.written::text FROM {RUN_TENANTS} w
+                    WHERE w.run_id = b.baseline_run AND w.tenant_id = s.id)
+               END AS baseline
+        FROM (SELECT t.id, {snapshot_sql("t")}::text AS snap FROM {TENANTS} t {where}) s
+        LEFT JOIN LATERAL (
+            SELECT h.baseline_run, h.baseline_hash FROM {RUN_TENANTS} h
+            WHERE h.tenant_id = s.id ORDER BY h.run_id DESC LIMIT 1
+        ) b ON true
+        """,
+        *args,
+    )
+    current: dict[str, CurrentRow] = {}
+    states: dict[str, ImportState] = {}
+    for r in rows:
+        current[r["id"]] = CurrentRow(r["id"], json.loads(r["snap"]), r["hash"])
+        if r["baseline_hash"] is not None:
+            baseline = json.loads(r["baseline"]) if r["baseline"] else None
+            states[r["id"]] = ImportState(r["baseline_run"], r["baseline_hash"], baseline)
+    return current, states
+
+
+async def make_plan(
+    conn: asyncpg.Connection,
+    load_result: LoadResult,
+    only: Sequence[str] | None,
+    pending: Sequence[str] = (),
+    *,
+    force: bool = False,
+) -> Plan:
+    schema = await read_schema(conn)
+    rows, states = await read_rows(conn, schema, only)
+    return build_plan(load_result, rows, states, pending, force=force)
+
+
+# --- entry points -----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, Target]]:
+    from tenant_migrator import database
+
+    target = database.resolve_target(settings)
+    async with database.connection(target) as conn, database_errors(target):
+        yield conn, target
+
+
+@asynccontextmanager
+async def database_errors(target: Target) -> AsyncIterator[None]:
+    """A server error (no privilege, connection lost, a constraint) as one clear line."""
+    import asyncpg
+
+    from tenant_migrator import database
+
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+        detail = f" ({err.detail})" if getattr(err, "detail", None) else ""
+        message = (
+            f"database error on {target.display}: {type(err).__name__}: {err}{detail}; "
+            "nothing was written (the transaction was rolled back)"
+        )
+        raise MigratorError(database.redact(message, target)) from None
+
+
+def _migration_files(settings: Settings) -> tuple[Migration, ...]:
+    from tenant_migrator import migrations
+
+    return migrations.load_project_migrations(settings.project_dir)
+
+
+async def plan(settings: Settings, load_result: LoadResult, only: Sequence[str] | None) -> Plan:
+    """The plan for ``load_result``: reads only, in one read-only transaction."""
+    from tenant_migrator import migrations
+
+    files = _migration_files(settings)
+    async with (
+        _connected(settings) as (conn, _),
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        pending = [m.label for m in await migrations.pending(conn, files)]
+        return await make_plan(conn, load_result, only, pending)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    dry_run: bool = False
+    migrate: bool = True
+    skip_invalid: bool = False
+    force: bool = False
+    command: str = "import"  # or "sync"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    plan: Plan
+    run_id: int | None = None  # None: dry run, or nothing to write
+    written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
+    migrations_applied: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # invalid tenants left out by --skip-invalid
+    dry_run: bool = False
+    duration_s: float = 0.0
+
+    def count(self, action: str) -> int:
+        return sum(1 for a in self.written.values() if a == action)
+
+
+async def import_tenants(
+    settings: Settings,
+    load_result: LoadResult,
+    only: Sequence[str] | None,
+    options: ImportOptions,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> ImportOutcome:
+    """import/sync: migrate, plan, refuse on invalid/blocked, write in one transaction.
+
+    ``on_phase`` is told what is happening ("migrating", "planning", "writing"),
+    for a progress display.
+    """
+    from tenant_migrator import migrations
+
+    started = time.perf_counter()
+    started_at = datetime.now().astimezone()
+    if not options.dry_run:
+        # Before connecting: a bad file should not even start a migration.
+        check_load(load_result, skip_invalid=options.skip_invalid)
+
+    files = _migration_files(settings)
+    async with _connected(settings) as (conn, _):
+        if options.dry_run:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                pending = [m.label for m in await migrations.pending(conn, files)]
+                the_plan = await make_plan(conn, load_result, only, pending, force=options.force)
+            return ImportOutcome(
+                plan=the_plan, dry_run=True, duration_s=time.perf_counter() - started
+            )
+
+        applied: tuple[str, ...] = ()
+        on_phase("migrating")
+        if options.migrate:
+            applied = tuple(a.migration.label for a in await migrations.apply_pending(conn, files))
+        elif pending := await migrations.pending(conn, files):
+            raise MigrationError(
+                f"{len(pending)} migration(s) pending: {', '.join(m.label for m in pending)}; "
+                "run `tenant-migrator migrate` first, or drop --no-migrate"
+            )
+
+        async with conn.transaction():
+            on_phase("planning")
+            await migrations.lock(conn)
+            # Planned again under the lock: a concurrent import may just have written.
+            the_plan = await make_plan(conn, load_result, only, force=options.force)
+            check_plan(the_plan, skip_invalid=options.skip_invalid)
+            invalid = [t.id for t in the_plan.by_action(Action.INVALID)]
+            run_id, written = None, {}
+            if the_plan.to_write:
+                on_phase("writing")
+                run_id = await start_run(
+                    conn,
+                    options.command,
+                    started_at,
+                    forced=any(t.forced for t in the_plan.tenants),
+                )
+                written = await write_plan(conn, the_plan, run_id)
+                await finish_run(conn, run_id, _run_summary(the_plan, written, invalid, only))
+    return ImportOutcome(
+        plan=the_plan,
+        run_id=run_id,
+        written=written,
+        migrations_applied=applied,
+        skipped=tuple(invalid),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def check_load(load_result: LoadResult, *, skip_invalid: bool) -> None:
+    """Refuse the whole run when a file is invalid (unless --skip-invalid)."""
+    invalid = [(r.tenant_id, r.errors) for r in load_result.results if not r.ok]
+    _refuse_invalid(invalid, load_result.problems, skip_invalid=skip_invalid)
+
+
+def check_plan(the_plan: Plan, *, skip_invalid: bool) -> None:
+    """Refuse on invalid tenants (some are only found by planning, e.g. a value too
+    long for its column) and on rows edited in the database since our last import."""
+    invalid = [(t.id, t.errors) for t in the_plan.by_action(Action.INVALID)]
+    _refuse_invalid(invalid, the_plan.problems, skip_invalid=skip_invalid)
+    check_blocked(the_plan)
+
+
+def _refuse_invalid(
+    invalid: Sequence[tuple[str, Sequence[Problem]]],
+    problems: Sequence[Problem],
+    *,
+    skip_invalid: bool,
+) -> None:
+    broken = [p for p in problems if p.is_error]
+    if broken:
+        raise MigratorError(
+            "cannot import:\n"
+            + "\n".join(p.format() for p in broken)
+            + "\nNothing was written. Fix the problem above and run again."
+        )
+    if invalid and not skip_invalid:
+        lines = [p.format() for _, errors in invalid for p in errors]
+        raise MigratorError(
+            f"{len(invalid)} tenant(s) invalid ({', '.join(t for t, _ in invalid)}); "
+            "nothing was written:\n"
+            + "\n".join(lines)
+            + "\nFix them (`tenant-migrator validate` shows every problem), or pass "
+            "--skip-invalid to import the valid tenants only."
+        )
+
+
+def check_blocked(the_plan: Plan) -> None:
+    """Refuse the whole run when a row was edited in the database since our last import."""
+    blocked = the_plan.by_action(Action.BLOCKED)
+    if not blocked:
+        return
+    lines = []
+    for tenant in blocked:
+        lines.append(f"{tenant.id}: edited in the database since run {tenant.drift_run}:")
+        lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
+    raise DriftError(
+        f"{len(blocked)} tenant(s) changed in the database after our last import; "
+        "nothing was written:\n"
+        + "\n".join(lines)
+        + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
+        "TENANT`), or overwrite it with --force (the overwritten values go into history)."
+    )
+
+
+def _describe(change: Change) -> str:
+    from tenant_migrator.report.plan import _redact_change, _short
+
+    c = _redact_change(change)
+    return f"{c.op.value} {c.path}: {_short(c.old)} (last import) → {_short(c.new)} (database)"
+
+
+def _run_summary(
+    the_plan: Plan, written: Mapping[str, str], skipped: Sequence[str], only: Sequence[str] | None
+) -> dict[str, Any]:
+    summary = the_plan.summary()
+    return {
+        "plan": summary,
+        "created": sum(1 for a in written.values() if a == "create"),
+        "updated": sum(1 for a in written.values() if a == "update"),
+        "skipped": list(skipped),
+        "selection": list(only) if only is not None else None,
+        "secrets_referenced": the_plan.secrets_referenced,
+        "tool_version": __version__,
+    }
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+async def start_run(
+    conn: asyncpg.Connection,
+    command: str,
+    started_at: datetime,
+    *,
+    forced: bool = False,
+    rollback_of: int | None = None,
+) -> int:
+    return await conn.fetchval(
+        f"""
+        INSERT INTO {RUNS} (command, started_at, os_user, hostname, forced, rollback_of)
+        VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+        """,
+        command,
+        started_at,
+        _os_user(),
+        socket.gethostname(),
+        forced,
+        rollback_of,
+    )
+
+
+async def finish_run(conn: asyncpg.Connection, run_id: int, summary: Mapping[str, Any]) -> None:
+    await conn.execute(
+        f"UPDATE {RUNS} SET finished_at = clock_timestamp(), summary = $2::text::jsonb "
+        "WHERE id = $1",
+        run_id,
+        json.dumps(summary),
+    )
+
+
+# --- writing ----------------------------------------------------------------------------
+
+_INCOMING_COLUMNS = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
+
+
+def _write_sql() -> str:
+    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
+    assign = ",\n            ".join(f"{c} = excluded.{c}" for c in owned)
+    current = ", ".join(f"t.{c}" for c in owned)
+    proposed = ", ".join(f"excluded.{c}" for c in owned)
+    return f"""
+    WITH prev AS (
+        SELECT t.id, to_jsonb(t) AS previous
+        FROM {TENANTS} t JOIN tm_incoming i ON i.id = t.id
+    ), w AS (
+        INSERT INTO {TENANTS} AS t
+            (id, {", ".join(OWNED_COLUMNS)}, tenant_config, config_source,
+             admin_email, support_email)
+        SELECT i.id, {", ".join(f"i.{c}" for c in OWNED_COLUMNS)}, i.tenant_config::jsonb,
+               'database', i.primary_email, i.primary_email
+        FROM tm_incoming i
+        ORDER BY i.id  -- one lock order for every writer: no deadlocks
+        ON CONFLICT (id) DO UPDATE SET
+            {assign}
+        WHERE ({current}) IS DISTINCT FROM ({proposed})
+          -- The row must still be the one we planned against.
+          AND {hash_sql("t")} IS NOT DISTINCT FROM
+              (SELECT i.expected_hash FROM tm_incoming i WHERE i.id = excluded.id)
+        RETURNING t.id, (t.xmax = 0) AS inserted, {snapshot_sql("t")} AS written
+    )
+    INSERT INTO tm_written (id, action, previous, written)
+    SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END, prev.previous, w.written
+    FROM w LEFT JOIN prev ON prev.id = w.id
+    """
+
+
+async def write_plan(conn: asyncpg.Connection, the_plan: Plan, run_id: int) -> dict[str, str]:
+    """Write the plan's creates and updates and their history. Call inside the
+    transaction that holds the lock and built the plan. Returns tenant → action."""
+    todo = the_plan.to_write
+    await conn.execute(
+        """
+        CREATE TEMP TABLE tm_incoming (
+            id text PRIMARY KEY, name text, short_name text, timezone text, currency text,
+            primary_email text, gcp_project_id text, gcp_dataset text,
+            tenant_config text, expected_hash text
+        ) ON COMMIT DROP;
+        CREATE TEMP TABLE tm_written (
+            id text PRIMARY KEY, action text, previous jsonb, written jsonb
+        ) ON COMMIT DROP;
+        """
+    )
+    await conn.copy_records_to_table(
+        "tm_incoming",
+        records=_incoming_records(todo),
+        columns=list(_INCOMING_COLUMNS),
+    )
+    await conn.execute(_write_sql())
+    # A separate statement from the upsert (not one more CTE): the history table is
+    # the last thing touched, which the crash test relies on to stop us mid-way.
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO {RUN_TENANTS}
+            (run_id, tenant_id, action, previous, written, new_hash, baseline_run, baseline_hash)
+        SELECT $1, id, action, previous, written, md5(written::text), $1, md5(written::text)
+        FROM tm_written
+        RETURNING tenant_id, action
+        """,
+        run_id,
+    )
+    written = {r["tenant_id"]: r["action"] for r in rows}
+    missing = sorted({t.id for t in todo} - set(written))
+    if missing:
+        # Raising rolls the whole transaction back: all or nothing.
+        raise DriftError(
+            f"{len(missing)} tenant(s) changed in the database while this run was writing: "
+            f"{', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}; nothing was "
+            "written. Run the command again to see the new plan."
+        )
+    return written
+
+
+def _incoming_records(todo: Iterable) -> Iterable[tuple]:
+    for tenant in todo:
+        record = tenant.record
+        yield (
+            record.id,
+            *(_column_text(getattr(record, c)) for c in OWNED_COLUMNS),
+            json.dumps(record.tenant_config, ensure_ascii=False, allow_nan=False),
+            tenant.expected_hash,
+        )
+
+
+def _column_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    command: str
+    started_at: datetime
+    finished_at: datetime
+    db_user: str
+    os_user: str | None
+    hostname: str | None
+    forced: bool
+    rollback_of: int | None
+    rolled_back_by: tuple[int, ...]
+    summary: Mapping[str, Any]
+    tenants: int  # how many tenants the run wrote
+    tenant_action: str | None = None  # with a TENANT filter: what the run did to it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "command": self.command,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "db_user": self.db_user,
+            "os_user": self.os_user,
+            "hostname": self.hostname,
+            "forced": self.forced,
+            "rollback_of": self.rollback_of,
+            "rolled_back_by": list(self.rolled_back_by),
+            "tenants": self.tenants,
+            "tenant_action": self.tenant_action,
+            "summary": dict(self.summary),
+        }
+
+
+async def list_runs(
+    settings: Settings, tenant: str | None = None, limit: int = 50
+) -> list[RunInfo] | None:
+    """Newest first; None when the history tables do not exist yet (013 not applied)."""
+    async with _connected(settings) as (conn, _), conn.transaction(readonly=True):
+        if not (await read_schema(conn)).history:
+            return None
+        rows = await conn.fetch(
+            f"""
+                SELECT r.*, r.summary::text AS summary_text,
+                       (SELECT count(*) FROM {RUN_TENANTS} h WHERE h.run_id = r.id) AS tenants,
+                       (SELECT h.action FROM {RUN_TENANTS} h
+                        WHERE h.run_id = r.id AND h.tenant_id = $1) AS tenant_action,
+                       ARRAY(SELECT rb.id FROM {RUNS} rb WHERE rb.rollback_of = r.id
+                             ORDER BY rb.id) AS rolled_back_by
+                FROM {RUNS} r
+                WHERE $1::text IS NULL OR EXISTS (
+                    SELECT 1 FROM {RUN_TENANTS} h WHERE h.run_id = r.id AND h.tenant_id = $1)
+                ORDER BY r.id DESC
+                LIMIT $2
+                """,
+            tenant,
+            limit,
+        )
+    return [
+        RunInfo(
+            id=r["id"],
+            command=r["command"],
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
+            db_user=r["db_user"],
+            os_user=r["os_user"],
+            hostname=r["hostname"],
+            forced=r["forced"],
+            rollback_of=r["rollback_of"],
+            rolled_back_by=tuple(r["rolled_back_by"]),
+            summary=json.loads(r["summary_text"]),
+            tenants=r["tenants"],
+            tenant_action=r["tenant_action"],
+        )
+        for r in rows
+    ]
+
+
+# --- rollback ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackEntry:
+    """What rolling back one tenant of a run does."""
+
+    tenant_id: str
+    action: str  # "restore", "delete" (the run created it) or "recreate" (row gone since)
+    changes: tuple[Change, ...]  # current row → restored row (owned values only)
+    changed_since: str | None = None  # why the row is not as the run left it, if it is not
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackOutcome:
+    run_id: int
+    entries: tuple[RollbackEntry, ...]
+    new_run_id: int | None = None  # None for a dry run
+    dry_run: bool = False
+
+
+async def rollback(
+    settings: Settings, run_id: int, *, force: bool = False, dry_run: bool = False
+) -> RollbackOutcome:
+    """Restore exactly what run ``run_id`` replaced: previous values back, rows it
+    created deleted. Refuses when those rows changed since the run, unless ``force``.
+    The rollback is itself a recorded run (so it can be rolled back in turn)."""
+    from tenant_migrator import migrations
+
+    started_at = datetime.now().astimezone()
+    async with _connected(settings) as (conn, _), conn.transaction():
+        await migrations.lock(conn)
+        schema = await read_schema(conn)
+        if not schema.history or not schema.complete:
+            raise MigratorError("no run history in this database (migration 013 is not applied)")
+        run = await conn.fetchrow(f"SELECT id, command FROM {RUNS} WHERE id = $1", run_id)
+        if run is None:
+            raise UsageError(f"no run {run_id}; `tenant-migrator history` lists the runs")
+        entries = await _rollback_entries(conn, run_id)
+        changed = [e for e in entries if e.changed_since]
+        if changed and not force and not dry_run:
+            raise DriftError(
+                f"cannot roll back run {run_id}: {len(changed)} tenant(s) changed since:\n"
+                + "\n".join(f"  {e.tenant_id}: {e.changed_since}" for e in changed)
+                + "\nNothing was written. Pass --force to restore run "
+                f"{run_id}'s previous values over those changes."
+            )
+        if dry_run:
+            return RollbackOutcome(run_id, entries, dry_run=True)
+        new_run = await start_run(
+            conn, "rollback", started_at, forced=bool(changed), rollback_of=run_id
+        )
+        done = await _apply_rollback(conn, run_id, new_run)
+        await finish_run(
+            conn,
+            new_run,
+            {
+                "rollback_of": run_id,
+                "restored": sum(1 for a in done.values() if a == "update"),
+                "deleted": sum(1 for a in done.values() if a == "delete"),
+                "recreated": sum(1 for a in done.values() if a == "create"),
+                "forced_over": [e.tenant_id for e in changed],
+                "tool_version": __version__,
+            },
+        )
+    return RollbackOutcome(run_id, entries, new_run_id=new_run)
+
+
+async def _rollback_entries(conn: asyncpg.Connection, run_id: int) -> tuple[RollbackEntry, ...]:
+    rows = await conn.fetch(
+        f"""
+        SELECT h.tenant_id, h.action, h.new_hash,
+               h.previous IS NULL AS created,
+               (SELECT {snapshot_sql("p")}::text
+                FROM jsonb_populate_record(NULL::{TENANTS}, h.previous) p) AS previous_snap,
+               cur.snap AS current_snap, md5(cur.snap) AS current_hash,
+               (SELECT max(l.run_id) FROM {RUN_TENANTS} l
+                WHERE l.tenant_id = h.tenant_id AND l.run_id > h.run_id) AS later_run
+        FROM {RUN_TENANTS} h
+        LEFT JOIN LATERAL (
+            SELECT {snapshot_sql("t")}::text AS snap FROM {TENANTS} t WHERE t.id = h.tenant_id
+        ) cur ON true
+        WHERE h.run_id = $1
+        ORDER BY h.tenant_id
+        """,
+        run_id,
+    )
+    entries = []
+    for r in rows:
+        current = json.loads(r["current_snap"]) if r["current_snap"] else None
+        previous = json.loads(r["previous_snap"]) if r["previous_snap"] else None
+        changed_since = None
+        if r["current_hash"] != r["new_hash"]:
+            if r["later_run"] is not None:
+                changed_since = f"written again by run {r['later_run']}"
+            elif current is None:
+                changed_since = "deleted from the table"
+            else:
+                changed_since = "edited in the database"
+        if r["created"]:
+            action = "delete"
+            changes = diff_snapshots(current, {}) if current else ()
+        elif current is None:
+            action = "recreate"
+            changes = diff_snapshots({}, previous)
+        else:
+            action = "restore"
+            changes = diff_snapshots(current, previous)
+        entries.append(RollbackEntry(r["tenant_id"], action, changes, changed_since))
+    return tuple(entries)
+
+
+async def _apply_rollback(conn: asyncpg.Connection, run_id: int, new_run: int) -> dict[str, str]:
+    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
+    assign = ", ".join(f"{c} = src.{c}" for c in owned)
+    await conn.execute(
+        "CREATE TEMP TABLE tm_done (tenant_id text PRIMARY KEY, action text, previous jsonb, "
+        "written jsonb) ON COMMIT DROP"
+    )
+    # Rows the run created: delete them (that is what "before the run" was).
+    await conn.execute(
+        f"""
+        WITH d AS (
+            DELETE FROM {TENANTS} t USING {RUN_TENANTS} h
+            WHERE h.run_id = $1 AND h.previous IS NULL AND t.id = h.tenant_id
+            RETURNING t.id, to_jsonb(t) AS previous
+        )
+        INSERT INTO tm_done SELECT id, 'delete', previous, NULL FROM d
+        """,
+        run_id,
+    )
+    # Rows the run changed: put back the owned values it replaced. Columns the tool
+    # does not own (status, plan, quotas …) keep whatever they are now.
+    await conn.execute(
+        f"""
+        WITH src AS (
+            SELECT p.* FROM {RUN_TENANTS} h,
+                 LATERAL jsonb_populate_record(NULL::{TENANTS}, h.previous) p
+            WHERE h.run_id = $1 AND h.previous IS NOT NULL
+        ), old AS (
+            SELECT t.id, to_jsonb(t) AS previous FROM {TENANTS} t JOIN src ON src.id = t.id
+        ), u AS (
+            UPDATE {TENANTS} t SET {assign} FROM src WHERE t.id = src.id
+            RETURNING t.id, {snapshot_sql("t")} AS written
+        )
+        INSERT INTO tm_done SELECT u.id, 'update', old.previous, u.written
+        FROM u JOIN old ON old.id = u.id
+        """,
+        run_id,
+    )
+    # Rows the run changed that are gone now (deleted since; only with --force):
+    # the whole previous row comes back.
+    await conn.execute(
+        f"""
+        WITH i AS (
+            INSERT INTO {TENANTS}
+            SELECT p.* FROM {RUN_TENANTS} h,
+                 LATERAL jsonb_populate_record(NULL::{TENANTS}, h.previous) p
+            WHERE h.run_id = $1 AND h.previous IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {TENANTS} t WHERE t.id = h.tenant_id)
+            RETURNING {TENANTS}.id, {snapshot_sql(TENANTS)} AS written
+        )
+        INSERT INTO tm_done SELECT id, 'create', NULL, written FROM i
+        """,
+        run_id,
+    )
+    # The drift baseline goes back to what it was before the rolled-back run, so
+    # a row that was blocked then is blocked again.
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO {RUN_TENANTS}
+            (run_id, tenant_id, action, previous, written, new_hash, baseline_run, baseline_hash)
+        SELECT $2, d.tenant_id, d.action, d.previous, d.written, md5(d.written::text),
+               prior.baseline_run, prior.baseline_hash
+        FROM tm_done d
+        LEFT JOIN LATERAL (
+            SELECT p.baseline_run, p.baseline_hash FROM {RUN_TENANTS} p
+            WHERE p.tenant_id = d.tenant_id AND p.run_id < $1
+            ORDER BY p.run_id DESC LIMIT 1
+        ) prior ON true
+        RETURNING tenant_id, action
+        """,
+        run_id,
+        new_run,
+    )
+    return {r["tenant_id"]: r["action"] for r in rows}
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+async def read_snapshot(settings: Settings, tenant_id: str) -> dict[str, Any]:
+    """One tenant's owned columns and tenant_config, for export."""
+    import difflib
+
+    async with _connected(settings) as (conn, _), conn.transaction(readonly=True):
+        schema = await read_schema(conn)
+        if not schema.complete:
+            raise MigratorError(
+                "the tenants table has no tenant_config yet (migration 012 is not applied); "
+                "nothing to export"
+            )
+        rows, _states = await read_rows(conn, schema, [tenant_id])
+        if tenant_id in rows:
+            return dict(rows[tenant_id].snapshot)
+        ids = [r["id"] for r in await conn.fetch(f"SELECT id FROM {TENANTS}")]
+    close = difflib.get_close_matches(tenant_id, ids, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(f"no tenant {tenant_id!r} in the tenants table{hint}")
