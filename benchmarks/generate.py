@@ -189,6 +189,10 @@ def has_literal_secrets(seed: int, index: int) -> bool:
     return _rng(seed, index, "secrets").random() < SECRET_RATE
 
 
+def _shared_openai_key(seed: int) -> str:
+    return "sk-fake" + _alnum(random.Random(f"tenant-migrator-bench-openai:{seed}"), 44)
+
+
 def _env_prefix(tid: str) -> str:
     return tid.upper().replace("-", "_")
 
@@ -202,7 +206,8 @@ def tenant_document(seed: int, index: int) -> dict[str, Any]:
     company = f"{first.title()} {second.title()}"
     short = f"{first}{second}{_suffix(index, string.ascii_lowercase)}"
     zone, currency, phone, banks, tld = rng.choice(_REGIONS)
-    domain = f"{first}{second}.{tld}"
+    # Reserved .example domains: no real company's address in a benchmark file.
+    domain = f"{first}{second}-{tld.rsplit('.', 1)[-1]}.example"
     secrets = has_literal_secrets(seed, index)
 
     destinations = [
@@ -276,7 +281,9 @@ def tenant_document(seed: int, index: int) -> dict[str, Any]:
                 "outbound_assistant_id": _uuid(rng),
             },
             "openai": {
-                "api_key": secret(f"sk-fake{_alnum(rng, 44)}", "${OPENAI_API_KEY}"),
+                # One organisation key pasted into every file that has literals:
+                # OPENAI_API_KEY is shared, so it can only hold one value.
+                "api_key": secret(_shared_openai_key(seed), "${OPENAI_API_KEY}"),
                 "model": rng.choice(("gpt-4o-mini", "gpt-4o")),
             },
         },

@@ -209,6 +209,7 @@ def child_env() -> dict[str, str]:
     for name in ("DATABASE_URL", "PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGPASSWORD"):
         env.pop(name, None)
     env.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    env["COLUMNS"] = "200"  # error boxes in stderr tails stay unwrapped
     return env
 
 
@@ -385,6 +386,13 @@ class SizeRun:
         return result
 
 
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [r for r in runs if r["status"] == "ok" and r["checks"]["ok"]]
+    best = dict(min(good, key=lambda r: r["wall_s"]) if good else runs[-1])
+    best["runs_wall_s"] = [r["wall_s"] for r in runs]
+    return best
+
+
 def evaluate(n: int, steps: dict[str, Any], refs: dict[str, Any]) -> list[dict[str, Any]]:
     floor = refs["floor"]["wall_s"] if refs["floor"]["status"] == "ok" else None
     naive = refs["naive"]["effective_wall_s"] if refs["naive"]["status"] == "ok" else None
@@ -473,9 +481,13 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         naive_limit=args.naive_limit or (NAIVE_DEFAULT_LIMIT if n > NAIVE_DEFAULT_LIMIT else None),
     )
     try:
-        refs = {"floor": size_run.reference("floor")}
+        # The floor is the denominator of most targets: measure it before and after
+        # the tool's steps and keep the faster run, so noise from other work on the
+        # machine makes the targets stricter, never easier.
+        floors = [size_run.reference("floor")]
         steps = size_run.run_steps()
-        refs["naive"] = size_run.reference("naive")
+        floors.append(size_run.reference("floor"))
+        refs = {"floor": best_of(floors), "naive": size_run.reference("naive")}
     finally:
         if not args.keep:
             server.drop(tool_db)
