@@ -177,7 +177,10 @@ def _yaml_problem(err: yaml.MarkedYAMLError, path: Path) -> Problem:
     mark = err.problem_mark or err.context_mark
     text = err.problem or "invalid YAML"
     if err.context and err.problem_mark is not None:
-        text = f"{text} ({err.context})"
+        where = ""
+        if err.context_mark is not None and err.context_mark.line != err.problem_mark.line:
+            where = f" at line {err.context_mark.line + 1}"
+        text = f"{text} ({err.context}{where})"
     if isinstance(err, yaml.constructor.ConstructorError):
         # Tags such as !!python/object or custom !Tags: safe_load refused them too.
         text = (

@@ -180,7 +180,10 @@ _SECRET_KEY = re.compile(r"password|passwd|secret|token|api_?key|private_?key", 
 
 # Well-known secret shapes. Boundaries keep "helpdesk-…" from looking like "sk-…".
 _SHAPES: dict[str, str] = {
-    "private_key": r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+    "private_key": (
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
+    ),
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
     "sendgrid": r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
     "stripe": r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",
