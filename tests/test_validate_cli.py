@@ -139,3 +139,14 @@ def test_check_env_with_an_invalid_tenant_exits_1(tmp_path, run_cli):
     result = run_cli("--project-dir", project, "check-env")
     assert result.returncode == 1
     assert "not checked (invalid client file" in result.stdout
+
+
+def test_many_tenants_table_lists_only_those_with_something_to_say(tmp_path, run_cli):
+    tenants = {f"t{n:03d}": valid_document(f"t{n:03d}") for n in range(60)}
+    tenants["t007"]["email"]["smtp"]["password"] = "literal-one"
+    project = make_project(tmp_path, tenants)
+    result = run_cli("--project-dir", project, "validate")
+    assert result.returncode == 0
+    assert "t007" in result.stdout and "t008" not in result.stdout
+    assert "… 59 more" in result.stdout
+    assert "60 of 60 tenants valid" in result.stdout

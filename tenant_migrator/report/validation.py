@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tenant_migrator.pipeline import LoadResult, TenantResult
 
 FORMAT_VERSION = 1
+TABLE_ALL_ROWS_UP_TO = 50
 
 
 def summary(load_result: LoadResult) -> dict[str, int]:
@@ -101,7 +102,13 @@ def render_text(load_result: LoadResult, console: Console) -> None:
     table.add_column("warnings", justify="right")
     table.add_column("secrets → ${ENV}", justify="right")
     table.add_column("removed", justify="right")
+    # With many tenants, a row per quiet tenant helps nobody (the JSON has them all).
+    quiet_rows = len(load_result.results) <= TABLE_ALL_ROWS_UP_TO
+    hidden = 0
     for r in load_result.results:
+        if not quiet_rows and r.ok and not r.problems and not _tenant_lines(r):
+            hidden += 1
+            continue
         table.add_row(
             r.tenant_id,
             "[green]ok[/]" if r.ok else "[bold red]invalid[/]",
@@ -110,6 +117,8 @@ def render_text(load_result: LoadResult, console: Console) -> None:
             _count(sum(1 for s in r.secrets if s.action == REFERENCED), "cyan"),
             _count(sum(1 for s in r.secrets if s.action == REMOVED), "cyan"),
         )
+    if hidden:
+        table.add_row(f"… {hidden:,} more", "[green]ok[/]", "0", "0", "0", "0")
     console.print(table)
 
     for problem in load_result.problems:
