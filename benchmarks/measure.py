@@ -3,7 +3,9 @@
 Memory is measured two ways, because the tool may fan out to a process pool:
 
 * ``max_rss_mb`` — from ``os.wait4``: the kernel's exact peak RSS of the largest
-  single process among the child and the descendants it reaped (not a sum);
+  single process among the command and the descendants it reaped (not a sum).
+  The command is forked by a tiny launcher (_launch.py), not by the harness,
+  because a child's ru_maxrss starts from its forker's size;
 * ``tree_peak_pss_mb`` — the peak of the *sum* of PSS over the child's whole
   process tree, sampled every ``sample_interval`` seconds with psutil. PSS splits
   pages shared after fork() between the processes sharing them, so the sum is the
@@ -20,6 +22,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+LAUNCHER = Path(__file__).resolve().parent / "_launch.py"
 STDERR_TAIL_LINES = 15
 STDERR_TAIL_CHARS = 2000
 
@@ -60,7 +64,7 @@ class Measurement:
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the summed PSS of a process and all its descendants until stopped."""
+    """Samples the summed PSS of all descendants of a process (the launcher) until stopped."""
 
     def __init__(self, pid: int, interval: float) -> None:
         super().__init__(daemon=True)
@@ -78,7 +82,8 @@ class _TreeSampler(threading.Thread):
         while not self._halt.is_set():
             total = 0
             try:
-                procs = [root, *root.children(recursive=True)]
+                # The root is our launcher, not the command: leave it out.
+                procs = root.children(recursive=True)
             except psutil.Error:
                 return
             for proc in procs:
@@ -123,9 +128,10 @@ def run(
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(stdout_path, "wb")) if stdout_path else subprocess.DEVNULL
         err = stack.enter_context(tempfile.TemporaryFile())
+        report = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "rusage"
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv,
+        launcher = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(LAUNCHER), str(report), *map(str, argv)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -138,27 +144,34 @@ def run(
 
         def on_timeout() -> None:
             timed_out.set()
-            _kill_group(proc.pid)
+            _kill_group(launcher.pid)
 
         timer = threading.Timer(timeout, on_timeout)
         timer.daemon = True
         timer.start()
-        sampler = _TreeSampler(proc.pid, sample_interval) if sample_interval else None
+        sampler = _TreeSampler(launcher.pid, sample_interval) if sample_interval else None
         if sampler:
             sampler.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, usage = os.wait4(launcher.pid, 0)
         finally:
-            wall = time.perf_counter() - start
+            outside_wall = time.perf_counter() - start
             timer.cancel()
             if sampler:
                 sampler.stop()
-        # Tell Popen the child is reaped, so it never waits for it again.
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        # Tell Popen the launcher is reaped, so it never waits for it again.
+        launcher.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
+        try:
+            fields = report.read_text().split()
+            code, wall = int(fields[0]), float(fields[1])
+            user, system, maxrss_kib = float(fields[2]), float(fields[3]), int(fields[4])
+        except (OSError, ValueError, IndexError):
+            # Killed (timeout) before the launcher could report: use what we saw.
+            code, wall = launcher.returncode, outside_wall
+            user, system, maxrss_kib = usage.ru_utime, usage.ru_stime, usage.ru_maxrss
 
-    code = proc.returncode
     state = "timeout" if timed_out.is_set() else "ok" if code == 0 else "failed"
     stderr_tail = "" if state == "ok" else tail(stderr) or f"(no stderr; exit code {code})"
     if state == "timeout":
@@ -168,16 +181,16 @@ def run(
         stderr_tail = stderr_tail.replace(secret, "***")
         shown_argv = [a.replace(secret, "***") for a in shown_argv]
     tree = None
-    if sampler and sampler.samples:
+    if sampler and sampler.peak_bytes:
         tree = round(sampler.peak_bytes / 2**20, 1)
     return Measurement(
         status=state,
         exit_code=code,
         wall_s=round(wall, 4),
-        user_s=round(usage.ru_utime, 3),
-        sys_s=round(usage.ru_stime, 3),
+        user_s=round(user, 3),
+        sys_s=round(system, 3),
         # Linux reports ru_maxrss in KiB.
-        max_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        max_rss_mb=round(maxrss_kib / 1024, 1),
         tree_peak_pss_mb=tree,
         stderr_tail=stderr_tail,
         argv=tuple(shown_argv),

@@ -345,6 +345,29 @@ class SizeRun:
         steps["help"] = {**median, "runs_wall_s": walls}
         return steps
 
+    def profile(self, output_dir: Path) -> dict[str, Any]:
+        """`plan` (read-only, so repeatable: every file loaded, validated and diffed)
+        under cProfile. Only the main process is profiled: time spent in a process
+        pool's workers shows up as waiting."""
+        import io
+        import pstats
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        prof = output_dir / f"profile-plan-{self.n}-{os.getpid()}.prof"
+        plan = tool_argv(self.project, self.tool_url, "plan", "--format", "json")
+        argv = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "tenant_migrator"]
+        argv += plan[plan.index("--project-dir") :]
+        log(f"  [n={self.n}] profiling plan ...")
+        m = measure.run(argv, env=child_env(), cwd=self.project, timeout=self.timeout)
+        if not m.ok or not prof.exists():
+            return {"status": m.status, "stderr_tail": m.stderr_tail}
+        text = io.StringIO()
+        stats = pstats.Stats(str(prof), stream=text)
+        stats.sort_stats("cumulative").print_stats(30)
+        top = prof.with_suffix(".txt")
+        top.write_text(text.getvalue(), encoding="utf-8")
+        return {"status": "ok", "wall_s": m.wall_s, "prof": str(prof), "top": str(top)}
+
     def reference(self, name: str) -> dict[str, Any]:
         argv = [
             sys.executable,
@@ -488,6 +511,7 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         steps = size_run.run_steps()
         floors.append(size_run.reference("floor"))
         refs = {"floor": best_of(floors), "naive": size_run.reference("naive")}
+        profile = size_run.profile(args.output_dir) if args.profile else None
     finally:
         if not args.keep:
             server.drop(tool_db)
@@ -500,6 +524,7 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         "references": refs,
         "steps": steps,
         "targets": evaluate(n, steps, refs),
+        "profile": profile,
     }
 
 
@@ -563,7 +588,7 @@ def _fmt_s(step: dict[str, Any]) -> str:
     return f"{step['wall_s']:.3f}"
 
 
-_RATIO_STEPS = ("plan_empty", "import_full", "plan_changed", "import_changed", "sync_one")
+_RATIO_STEPS = ("plan_empty", "import_full", "plan_changed", "import_changed")
 
 
 def print_tables(result: dict[str, Any]) -> None:
@@ -626,6 +651,8 @@ def print_tables(result: dict[str, Any]) -> None:
         notes.append(
             "(bracketed) = indicative: targets are defined at N=10,000 (memory at N=100,000)"
         )
+        if size.get("profile") and size["profile"].get("top"):
+            notes.append(f"profile of `plan`: {size['profile']['top']}")
         console.print("\n".join(notes), style="dim")
         for name in (*REFERENCES, *STEPS):
             s = refs.get(name) or steps.get(name)
@@ -663,6 +690,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--step-timeout", type=float, default=1800.0, help="seconds per process")
     parser.add_argument("--keep", action="store_true", help="keep project dirs and databases")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run `plan` under cProfile per size; .prof and top-30 .txt go to --output-dir",
+    )
     parser.add_argument("--workdir", type=Path, help="where to generate (default: a temp dir)")
     args = parser.parse_args(argv)
     if args.large and 100_000 not in args.sizes:

@@ -159,6 +159,15 @@ def test_measure_counts_pool_workers_memory_and_kills_a_hung_command(tmp_path):
     assert "killed after 0.5 s" in hung.stderr_tail
 
 
+def test_measure_peak_rss_is_the_commands_not_the_harness_size():
+    # A child's ru_maxrss starts from its forker's size; the harness grows while it
+    # checks results, so a small command must still measure small.
+    ballast = b"\x01" * (300 * 2**20)  # written, so resident
+    m = measure.run([sys.executable, "-c", "pass"])
+    assert len(ballast) and m.ok
+    assert m.max_rss_mb < 100, m.max_rss_mb
+
+
 def test_measure_redacts_a_password_from_argv_and_stderr():
     m = measure.run(
         [sys.executable, "-c", "import sys; sys.exit('cannot connect with hunter2')", "hunter2"],
