@@ -114,6 +114,53 @@ def loader_costs(texts: list[bytes], repeat: int) -> dict[str, float]:
     }
 
 
+def tool_stage_costs(texts: list[bytes], schema_path: Path, repeat: int) -> dict[str, float]:
+    """The tool's own per-file steps, for comparison with the libraries above.
+
+    Uses tenant_migrator's internal functions, which may change shape while the tool
+    is being built: a stage that cannot be called is reported as missing, not fatal.
+    """
+    import tempfile
+
+    out: dict[str, float] = {}
+    try:
+        from tenant_migrator import discovery, loader, pipeline, secrets, validation
+
+        compiled = validation.compiled_schema(schema_path)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            for i, text in enumerate(texts):
+                tid = generate.tenant_id(0, i)
+                path = Path(tmp) / "clients" / tid / "client.yaml"
+                path.parent.mkdir(parents=True)
+                path.write_bytes(text)
+                files.append((tid, path, text))
+            docs = [(tid, path, loader.load_bytes(text, path)) for tid, path, text in files]
+            out["load (tenant_migrator.loader)"] = best_ms_per_item(
+                lambda f: loader.load_bytes(f[2], f[1]), files, repeat
+            )
+            out["validate (tenant_migrator.validation)"] = best_ms_per_item(
+                lambda d: validation.validate(d[2], compiled), docs, repeat
+            )
+            out["secrets (tenant_migrator.secrets.extract)"] = best_ms_per_item(
+                lambda d: secrets.extract(
+                    d[2].data, d[0], compiled.secret_rules, path=d[1], locate=d[2].locate
+                ),
+                docs,
+                repeat,
+            )
+            client_files = [
+                discovery.ClientFile(tenant_id=tid, path=path) for tid, path, _ in files
+            ]
+            out["whole file (pipeline.process_client_file)"] = best_ms_per_item(
+                lambda f: pipeline.process_client_file(f, schema_path), client_files, repeat
+            )
+    except Exception as err:  # the tool is being built; report what could be measured
+        out["(not measured)"] = float("nan")
+        print(f"(tool stages: {type(err).__name__}: {err})")
+    return out
+
+
 # --- validators --------------------------------------------------------------------------
 
 
@@ -269,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [generate.tenant_text(args.seed, i).encode() for i in range(args.count)]
     docs = [yaml.load(t, Loader=yaml.CSafeLoader) for t in texts]
     loaders = loader_costs(texts, args.repeat)
+    stages = tool_stage_costs(texts, schema_path, args.repeat)
 
     checks = validators(schema, schema_path)
     naive_sample = docs[: min(len(docs), 200)]  # ~10 ms each
@@ -296,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             **{d: _version(d) for d in ("jsonschema", "jsonschema-rs", "fastjsonschema")},
         },
         "loaders_ms_per_doc": loaders,
+        "tool_stages_ms_per_doc": stages,
         "validators": timed,
         "agreement": agree,
     }
@@ -323,6 +372,12 @@ def _print(result: dict[str, Any]) -> None:
     for name, ms in result["loaders_ms_per_doc"].items():
         loaders.add_row(name, f"{ms:.3f}")
     console.print(loaders)
+    stages = Table(title="the tool's per-file steps", title_justify="left")
+    stages.add_column("step")
+    stages.add_column("ms / doc", justify="right")
+    for name, ms in result["tool_stages_ms_per_doc"].items():
+        stages.add_row(name, f"{ms:.3f}")
+    console.print(stages)
     table = Table(title="JSON Schema validators (valid documents)", title_justify="left")
     for col in ("validator", "ms / doc", "build ms", "formats", "invalid verdicts"):
         table.add_column(col, justify="left" if col == "validator" else "right")

@@ -233,7 +233,12 @@ def test_benchmark_script_runs_every_step_and_both_references(server_url, pg, tm
         assert step["argv"], name
         if step["status"] != "ok":
             assert step["stderr_tail"], name  # a failed step says why
-    assert size["steps"]["help"]["status"] == "ok"
+    # The tool's commands work now, so at N=20 every step must succeed and be right.
+    for name, step in size["steps"].items():
+        assert step["status"] == "ok", (name, step["stderr_tail"])
+        assert step.get("checks", {}).get("ok", True), (name, step["checks"])
+    assert size["steps"]["plan_changed"]["checks"]["zero_writes"] is True
+    assert size["steps"]["import_changed"]["checks"]["rewritten"] == 1  # 1 % of 20, at least 1
     assert len(size["steps"]["help"]["runs_wall_s"]) == 5
 
     targets = {(t["step"], t["target"]) for t in size["targets"]}
