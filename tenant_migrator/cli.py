@@ -7,6 +7,7 @@ so that ``tenant-migrator --help`` stays fast.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -316,6 +317,16 @@ def _only(tenants: list[str] | None) -> list[str] | None:
     return list(tenants) if tenants else None
 
 
+def _bulk_mode() -> None:
+    # The loaded documents are millions of small objects alive until exit, and the
+    # cyclic GC would walk them again and again (measured on 10,000 tenants: 12 %
+    # of loading, half of planning). This short-lived process makes no cycles worth
+    # collecting.
+    import gc
+
+    gc.disable()
+
+
 @contextmanager
 def _phases(label: str) -> Iterator[Callable[[str], None]]:
     """A transient spinner with the current phase and elapsed time, on stderr, only
@@ -400,6 +411,7 @@ def plan(
 
     from tenant_migrator import pipeline, store
 
+    _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
     with _phases("loading client files") as phase:
@@ -466,13 +478,17 @@ def _run_import(
     only: list[str] | None,
     options: object,
     phase: Callable[[str], None],
+    started: float,
 ) -> ImportOutcome:
     import asyncio
+    import dataclasses
 
     from tenant_migrator import render, store
     from tenant_migrator.report import plan as report
 
     outcome = asyncio.run(store.import_tenants(settings, load, only, options, on_phase=phase))
+    # The summary's duration is the whole command's, file loading included.
+    outcome = dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
     if outcome.dry_run:
         report.render_text(outcome.plan, render.stdout())
         raise typer.Exit(1 if outcome.plan.has_errors else 0)
@@ -507,6 +523,7 @@ def import_(
     from tenant_migrator import pipeline, render, store
     from tenant_migrator.report import plan as report
 
+    _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
     if not dry_run:
@@ -514,9 +531,10 @@ def import_(
     options = store.ImportOptions(
         dry_run=dry_run, migrate=not no_migrate, skip_invalid=skip_invalid, force=force
     )
+    started = time.perf_counter()
     with _phases("loading client files") as phase:
         load = pipeline.load_tenants(settings, only)
-        outcome = _run_import(settings, load, only, options, phase)
+        outcome = _run_import(settings, load, only, options, phase, started)
     report.render_import(outcome, render.stdout())
     if secrets_out is not None:
         _save_secrets(secrets_out, load.results, force)
@@ -541,15 +559,17 @@ def sync(
     from tenant_migrator import pipeline, render, store
     from tenant_migrator.report import plan as report
 
+    _bulk_mode()
     settings = _settings(ctx)
     if not dry_run:
         _check_secrets_out(secrets_out, force)
     options = store.ImportOptions(
         dry_run=dry_run, migrate=not no_migrate, force=force, command="sync"
     )
+    started = time.perf_counter()
     with _phases(f"loading {tenant}") as phase:
         load = pipeline.LoadResult((pipeline.load_one(settings, tenant),))
-        outcome = _run_import(settings, load, [tenant], options, phase)
+        outcome = _run_import(settings, load, [tenant], options, phase, started)
     report.render_import(outcome, render.stdout())
     if secrets_out is not None:
         _save_secrets(secrets_out, load.results, force)

@@ -96,15 +96,18 @@ class CurrentRow:
     ``snapshot`` has the keys of ``SNAPSHOT_COLUMNS`` plus ``tenant_config`` (a
     column missing because 012 is not applied yet reads as None). ``hash`` is
     the database's md5 of that snapshot (None when it cannot be computed yet).
+    ``matches``: the database compared the row with the record and found them
+    equal, so neither its values nor its hash were fetched (``snapshot`` is None).
     """
 
     id: str
-    snapshot: Mapping[str, Any]
+    snapshot: Mapping[str, Any] | None
     hash: str | None = None
+    matches: bool = False
 
     @property
     def config_source(self) -> str | None:
-        return self.snapshot.get("config_source")
+        return self.snapshot.get("config_source") if self.snapshot is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +199,17 @@ def build_plan(
     pending_migrations: Sequence[str] = (),
     *,
     force: bool = False,
+    serialized: Mapping[str, str] | None = None,
 ) -> Plan:
     """Classify every loaded tenant against its row, plus rows no file mentions.
 
     ``rows`` should hold the rows of exactly the tenants the caller selected
     (all rows for a whole-project plan): a row with no loaded tenant is orphaned.
     ``force`` turns blocked tenants into updates (the drift diff is kept).
+    ``serialized``: each record's tenant_config as JSON text, when the caller has
+    it already (saves dumping it again to look for NUL characters).
     """
+    serialized = serialized or {}
     plans: list[TenantPlan] = []
     seen: set[str] = set()
     for result in load_result.results:
@@ -213,6 +220,7 @@ def build_plan(
                 rows.get(result.tenant_id),
                 import_state.get(result.tenant_id),
                 force=force,
+                serialized=serialized.get(result.tenant_id),
             )
         )
     for tenant_id in sorted(set(rows) - seen):
@@ -231,6 +239,7 @@ def plan_tenant(
     state: ImportState | None,
     *,
     force: bool = False,
+    serialized: str | None = None,
 ) -> TenantPlan:
     """The plan for one tenant that has a client file."""
     common = {
@@ -245,14 +254,16 @@ def plan_tenant(
 
     if row is None:
         changes = create_changes(record)
+    elif row.matches:
+        return TenantPlan(action=Action.UNCHANGED, **common)
     else:
-        changes = diff_snapshots(row.snapshot, record_snapshot(record))
+        changes = diff_snapshots(row.snapshot or {}, record_snapshot(record))
         if not changes:
             return TenantPlan(action=Action.UNCHANGED, expected_hash=row.hash, **common)
 
     # Only a row we are about to write can be refused by the database; checking
     # just those keeps a 10,000-tenant plan with 1 % changed cheap.
-    if problems := record_problems(record, result.path):
+    if problems := record_problems(record, result.path, serialized):
         return TenantPlan(action=Action.INVALID, errors=problems, **common)
     if row is None:
         return TenantPlan(action=Action.CREATE, changes=changes, record=record, **common)
@@ -262,7 +273,7 @@ def plan_tenant(
     if state is not None and state.hash != row.hash:
         drift_run = state.run_id
         # Without the baseline values we can still say *that* it drifted.
-        drift = diff_snapshots(state.snapshot, row.snapshot) if state.snapshot else ()
+        drift = diff_snapshots(state.snapshot, row.snapshot or {}) if state.snapshot else ()
         if not force:
             return TenantPlan(
                 action=Action.BLOCKED,
@@ -295,18 +306,22 @@ def plan_orphan(row: CurrentRow) -> TenantPlan:
     )
 
 
-def record_problems(record: TenantRecord, path: Path | None) -> tuple[Problem, ...]:
+def record_problems(
+    record: TenantRecord, path: Path | None, serialized: str | None = None
+) -> tuple[Problem, ...]:
     """What the database would reject in an otherwise valid record.
 
     Checked here so that a bulk write never fails half-way on one bad value.
+    ``serialized``: ``record.tenant_config`` as JSON, if the caller has it.
     """
     problems = []
+    where = path or Path(record.id)
     for column, width in COLUMN_WIDTHS.items():
         value = record.id if column == "id" else getattr(record, column)
         if isinstance(value, str) and len(value) > width:
             problems.append(
                 Problem(
-                    path=path or Path(record.id),
+                    path=where,
                     json_path="" if column == "id" else COLUMN_SOURCES[column],
                     message=(
                         f"{len(value)} characters is too long for the column {column} "
@@ -314,12 +329,17 @@ def record_problems(record: TenantRecord, path: Path | None) -> tuple[Problem, .
                     ),
                 )
             )
-    if _has_nul(record.tenant_config):
+    if serialized is None:
+        serialized = json.dumps(record.tenant_config, ensure_ascii=False)
+    # Any NUL shows up in the JSON text as \u0000 (also a literal backslash + "u0000",
+    # hence the walk to find it, which also names the field).
+    if "\\u0000" in serialized and (pointer := nul_pointer(record.tenant_config, "")):
         problems.append(
             Problem(
-                path=path or Path(record.id),
+                path=where,
+                json_path=pointer,
                 message=(
-                    "a string contains the NUL character (\\0), which PostgreSQL's jsonb "
+                    "this string contains the NUL character (\\0), which PostgreSQL's jsonb "
                     "cannot store; remove it"
                 ),
             )
@@ -327,20 +347,21 @@ def record_problems(record: TenantRecord, path: Path | None) -> tuple[Problem, .
     return tuple(problems)
 
 
-def _has_nul(value: Any) -> bool:
-    # One C-level dump first; the Python walk only runs when it might be there
-    # (the dump of a literal backslash followed by "u0000" looks the same).
-    return "\\u0000" in json.dumps(value) and _walk_has_nul(value)
-
-
-def _walk_has_nul(value: Any) -> bool:
+def nul_pointer(value: Any, pointer: str = "") -> str | None:
+    """The JSON pointer of the first string or key holding a NUL character, if any."""
     if type(value) is str:
-        return "\x00" in value
+        return pointer if "\x00" in value else None
     if type(value) is dict:
-        return any(_walk_has_nul(k) or _walk_has_nul(v) for k, v in value.items())
-    if type(value) is list:
-        return any(map(_walk_has_nul, value))
-    return False
+        for key, child in value.items():
+            if "\x00" in key:
+                return f"{pointer}/{escape(key)}"
+            if (found := nul_pointer(child, f"{pointer}/{escape(key)}")) is not None:
+                return found
+    elif type(value) is list:
+        for i, child in enumerate(value):
+            if (found := nul_pointer(child, f"{pointer}/{i}")) is not None:
+                return found
+    return None
 
 
 # --- snapshots and diffs -------------------------------------------------------------------

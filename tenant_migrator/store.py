@@ -37,11 +37,13 @@ from tenant_migrator.planning import (
     CurrentRow,
     ImportState,
     Plan,
+    TenantPlan,
     build_plan,
     diff_snapshots,
+    nul_pointer,
 )
 from tenant_migrator.problems import Problem
-from tenant_migrator.record import OWNED_COLUMNS
+from tenant_migrator.record import CONFIG_SOURCE, OWNED_COLUMNS, TenantRecord
 
 if TYPE_CHECKING:
     import asyncpg
@@ -102,59 +104,147 @@ async def read_schema(conn: asyncpg.Connection) -> Schema:
 # --- reading rows -----------------------------------------------------------------------
 
 
-async def read_rows(
-    conn: asyncpg.Connection, schema: Schema, only: Sequence[str] | None = None
-) -> tuple[dict[str, CurrentRow], dict[str, ImportState]]:
-    """The selected rows (all when ``only`` is None) and their import state, in one query."""
-    if not schema.tenants:
-        return {}, {}
-    where = "WHERE t.id = ANY($1::text[])" if only is not None else ""
-    args: list[Any] = [list(only)] if only is not None else []
-    if not schema.complete:
-        # Before 012: read what is there; missing columns read as NULL and no hash.
-        select = ", ".join(
-            f"'{c}', t.{c}" if c in schema.columns else f"'{c}', NULL"
-            for c in (*SNAPSHOT_COLUMNS, "tenant_config")
-        )
-        rows = await conn.fetch(
-            f"SELECT t.id, jsonb_build_object({select})::text AS snap FROM {TENANTS} t {where}",
-            *args,
-        )
-        return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), None) for r in rows}, {}
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One record as the database receives it: owned columns as text, and
+    tenant_config serialized once (for the comparison in ``read_rows`` and the COPY)."""
 
-    if not schema.history:
-        rows = await conn.fetch(
-            f"SELECT s.id, s.snap, md5(s.snap) AS hash FROM "
-            f"(SELECT t.id, {snapshot_sql('t')}::text AS snap FROM {TENANTS} t {where}) s",
-            *args,
-        )
-        return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), r["hash"]) for r in rows}, {}
+    columns: tuple[str | None, ...]
+    config: str
 
-    # The baseline's values are only fetched for drifted rows: the drift diff needs
-    # them, and shipping every tenant's last import would double the transfer.
-    rows = await conn.fetch(
+
+def payloads(load_result: LoadResult) -> dict[str, Payload]:
+    """Payloads of every valid record in ``load_result``, by tenant id.
+
+    A record holding a NUL character is left out: jsonb cannot parse it, so it
+    would fail the comparison query for everyone; the plan marks it invalid.
+    """
+    out = {}
+    for result in load_result.results:
+        if result.record is not None:
+            payload = payload_of(result.record)
+            if "\\u0000" in payload.config and nul_pointer(result.record.tenant_config):
+                continue
+            out[result.record.id] = payload
+    return out
+
+
+def payload_of(record: TenantRecord) -> Payload:
+    return Payload(
+        tuple(_column_text(getattr(record, c)) for c in OWNED_COLUMNS),
+        json.dumps(record.tenant_config, ensure_ascii=False, allow_nan=False),
+    )
+
+
+def _column_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _rows_sql(schema: Schema, where: str) -> str:
+    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
+    proposed = ", ".join(
+        [f"r.{c}" for c in OWNED_COLUMNS] + ["r.tenant_config::jsonb", f"'{CONFIG_SOURCE}'"]
+    )
+    # The database compares each row with its record (jsonb equality: what the
+    # write's IS DISTINCT FROM will see), and only rows that differ come back
+    # whole: a 10,000-tenant plan with 1 % changed ships and parses 100 documents,
+    # not 10,000. The OFFSET 0 fences stop PostgreSQL from inlining the
+    # subqueries, which would evaluate each expression once per use.
+    baseline = (
         f"""
-        SELECT s.id, s.snap, md5(s.snap) AS hash, b.baseline_run, b.baseline_hash,
-               CASE WHEN b.baseline_hash IS DISTINCT FROM md5(s.snap) THEN
-                   (SELECT w.written::text FROM {RUN_TENANTS} w
-                    WHERE w.run_id = b.baseline_run AND w.tenant_id = s.id)
-               END AS baseline
-        FROM (SELECT t.id, {snapshot_sql("t")}::text AS snap FROM {TENANTS} t {where}) s
         LEFT JOIN LATERAL (
             SELECT h.baseline_run, h.baseline_hash FROM {RUN_TENANTS} h
-            WHERE h.tenant_id = s.id ORDER BY h.run_id DESC LIMIT 1
-        ) b ON true
-        """,
-        *args,
+            WHERE h.tenant_id = c.id AND NOT c.same ORDER BY h.run_id DESC LIMIT 1
+        ) b ON true"""
+        if schema.history
+        else " CROSS JOIN (SELECT NULL::bigint AS baseline_run, NULL::text AS baseline_hash) b"
     )
+    baseline_values = (
+        f"""CASE WHEN b.baseline_hash IS DISTINCT FROM md5(c.snap) THEN
+                   (SELECT w.written::text FROM {RUN_TENANTS} w
+                    WHERE w.run_id = b.baseline_run AND w.tenant_id = c.id)
+               END"""
+        if schema.history
+        else "NULL"
+    )
+    unnest = ", ".join(f"${i}::text[]" for i in range(1, len(OWNED_COLUMNS) + 3))
+    return f"""
+        WITH r AS (
+            SELECT * FROM unnest({unnest}) AS r(id, {", ".join(OWNED_COLUMNS)}, tenant_config)
+        )
+        SELECT c.id, c.same, c.snap, md5(c.snap) AS hash, b.baseline_run, b.baseline_hash,
+               {baseline_values} AS baseline
+        FROM (
+            SELECT x.id, x.same,
+                   CASE WHEN x.same THEN NULL ELSE {snapshot_sql("x")}::text END AS snap
+            FROM (
+                SELECT t.id, {", ".join(f"t.{c}" for c in owned)},
+                       r.id IS NOT NULL
+                       AND ({", ".join(f"t.{c}" for c in owned)}) IS NOT DISTINCT FROM
+                           ({proposed}) AS same
+                FROM {TENANTS} t LEFT JOIN r ON r.id = t.id
+                {where}
+                OFFSET 0
+            ) x
+            OFFSET 0
+        ) c{baseline}
+        """
+
+
+async def read_rows(
+    conn: asyncpg.Connection,
+    schema: Schema,
+    only: Sequence[str] | None = None,
+    proposed: Mapping[str, Payload] | None = None,
+) -> tuple[dict[str, CurrentRow], dict[str, ImportState]]:
+    """The selected rows (all when ``only`` is None) and their import state, in one query.
+
+    Rows equal to their ``proposed`` payload come back as ``matches`` without
+    their values; the others with their values and drift hash.
+    """
+    if not schema.tenants:
+        return {}, {}
+    if not schema.complete:
+        return await _read_partial_rows(conn, schema, only), {}
+
+    proposed = proposed or {}
+    ids = list(proposed)
+    arrays = [ids, *([p.columns[i] for p in proposed.values()] for i in range(len(OWNED_COLUMNS)))]
+    arrays.append([p.config for p in proposed.values()])
+    where = ""
+    if only is not None:
+        arrays.append(list(only))
+        where = f"WHERE t.id = ANY(${len(arrays)}::text[])"
+    rows = await conn.fetch(_rows_sql(schema, where), *arrays)
+
     current: dict[str, CurrentRow] = {}
     states: dict[str, ImportState] = {}
     for r in rows:
+        if r["same"]:
+            current[r["id"]] = CurrentRow(r["id"], None, None, matches=True)
+            continue
         current[r["id"]] = CurrentRow(r["id"], json.loads(r["snap"]), r["hash"])
         if r["baseline_hash"] is not None:
             baseline = json.loads(r["baseline"]) if r["baseline"] else None
             states[r["id"]] = ImportState(r["baseline_run"], r["baseline_hash"], baseline)
     return current, states
+
+
+async def _read_partial_rows(
+    conn: asyncpg.Connection, schema: Schema, only: Sequence[str] | None
+) -> dict[str, CurrentRow]:
+    # Before 012: read what is there; missing columns read as NULL, and no hash
+    # (nothing can have been imported by this tool yet).
+    where = "WHERE t.id = ANY($1::text[])" if only is not None else ""
+    select = ", ".join(
+        f"'{c}', t.{c}" if c in schema.columns else f"'{c}', NULL"
+        for c in (*SNAPSHOT_COLUMNS, "tenant_config")
+    )
+    rows = await conn.fetch(
+        f"SELECT t.id, jsonb_build_object({select})::text AS snap FROM {TENANTS} t {where}",
+        *([list(only)] if only is not None else []),
+    )
+    return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), None) for r in rows}
 
 
 async def make_plan(
@@ -164,10 +254,16 @@ async def make_plan(
     pending: Sequence[str] = (),
     *,
     force: bool = False,
+    proposed: Mapping[str, Payload] | None = None,
 ) -> Plan:
+    """Read the rows and build the plan. ``proposed``: ``payloads(load_result)`` when
+    the caller has it already (import reuses it for the COPY)."""
+    if proposed is None:
+        proposed = payloads(load_result)
     schema = await read_schema(conn)
-    rows, states = await read_rows(conn, schema, only)
-    return build_plan(load_result, rows, states, pending, force=force)
+    rows, states = await read_rows(conn, schema, only, proposed)
+    configs = {tenant_id: p.config for tenant_id, p in proposed.items()}
+    return build_plan(load_result, rows, states, pending, force=force, serialized=configs)
 
 
 # --- entry points -----------------------------------------------------------------------
@@ -286,7 +382,10 @@ async def import_tenants(
             on_phase("planning")
             await migrations.lock(conn)
             # Planned again under the lock: a concurrent import may just have written.
-            the_plan = await make_plan(conn, load_result, only, force=options.force)
+            proposed = payloads(load_result)
+            the_plan = await make_plan(
+                conn, load_result, only, force=options.force, proposed=proposed
+            )
             check_plan(the_plan, skip_invalid=options.skip_invalid)
             invalid = [t.id for t in the_plan.by_action(Action.INVALID)]
             run_id, written = None, {}
@@ -298,7 +397,7 @@ async def import_tenants(
                     started_at,
                     forced=any(t.forced for t in the_plan.tenants),
                 )
-                written = await write_plan(conn, the_plan, run_id)
+                written = await write_plan(conn, the_plan, run_id, proposed)
                 await finish_run(conn, run_id, _run_summary(the_plan, written, invalid, only))
     return ImportOutcome(
         plan=the_plan,
@@ -448,7 +547,7 @@ def _write_sql() -> str:
             (id, {", ".join(OWNED_COLUMNS)}, tenant_config, config_source,
              admin_email, support_email)
         SELECT i.id, {", ".join(f"i.{c}" for c in OWNED_COLUMNS)}, i.tenant_config::jsonb,
-               'database', i.primary_email, i.primary_email
+               '{CONFIG_SOURCE}', i.primary_email, i.primary_email
         FROM tm_incoming i
         ORDER BY i.id  -- one lock order for every writer: no deadlocks
         ON CONFLICT (id) DO UPDATE SET
@@ -459,16 +558,26 @@ def _write_sql() -> str:
               (SELECT i.expected_hash FROM tm_incoming i WHERE i.id = excluded.id)
         RETURNING t.id, (t.xmax = 0) AS inserted, {snapshot_sql("t")} AS written
     )
-    INSERT INTO tm_written (id, action, previous, written)
-    SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END, prev.previous, w.written
+    INSERT INTO tm_written (id, action, previous, written, hash)
+    SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END, prev.previous,
+           w.written, md5(w.written::text)
     FROM w LEFT JOIN prev ON prev.id = w.id
     """
 
 
-async def write_plan(conn: asyncpg.Connection, the_plan: Plan, run_id: int) -> dict[str, str]:
+async def write_plan(
+    conn: asyncpg.Connection,
+    the_plan: Plan,
+    run_id: int,
+    proposed: Mapping[str, Payload] | None = None,
+) -> dict[str, str]:
     """Write the plan's creates and updates and their history. Call inside the
-    transaction that holds the lock and built the plan. Returns tenant → action."""
+    transaction that holds the lock and built the plan. Returns tenant → action.
+
+    ``proposed``: the payloads the plan was made with (saves serializing again).
+    """
     todo = the_plan.to_write
+    await _prefer_lz4(conn)
     await conn.execute(
         """
         CREATE TEMP TABLE tm_incoming (
@@ -477,13 +586,13 @@ async def write_plan(conn: asyncpg.Connection, the_plan: Plan, run_id: int) -> d
             tenant_config text, expected_hash text
         ) ON COMMIT DROP;
         CREATE TEMP TABLE tm_written (
-            id text PRIMARY KEY, action text, previous jsonb, written jsonb
+            id text PRIMARY KEY, action text, previous jsonb, written jsonb, hash text
         ) ON COMMIT DROP;
         """
     )
     await conn.copy_records_to_table(
         "tm_incoming",
-        records=_incoming_records(todo),
+        records=_incoming_records(todo, proposed or {}),
         columns=list(_INCOMING_COLUMNS),
     )
     await conn.execute(_write_sql())
@@ -493,7 +602,7 @@ async def write_plan(conn: asyncpg.Connection, the_plan: Plan, run_id: int) -> d
         f"""
         INSERT INTO {RUN_TENANTS}
             (run_id, tenant_id, action, previous, written, new_hash, baseline_run, baseline_hash)
-        SELECT $1, id, action, previous, written, md5(written::text), $1, md5(written::text)
+        SELECT $1, id, action, previous, written, hash, $1, hash
         FROM tm_written
         RETURNING tenant_id, action
         """,
@@ -511,19 +620,24 @@ async def write_plan(conn: asyncpg.Connection, the_plan: Plan, run_id: int) -> d
     return written
 
 
-def _incoming_records(todo: Iterable) -> Iterable[tuple]:
+async def _prefer_lz4(conn: asyncpg.Connection) -> None:
+    # tenant_config and the history's copies are TOASTed (2-4 KB each); lz4
+    # compresses them several times faster than the default pglz (measured: a
+    # 10,000-tenant write 0.7-1 s faster). Only for this transaction, and only where
+    # the server was built with lz4 (PostgreSQL 14+; pg_settings lists it).
+    available = await conn.fetchval(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    if available:
+        await conn.execute("SET LOCAL default_toast_compression = 'lz4'")
+
+
+def _incoming_records(
+    todo: Iterable[TenantPlan], proposed: Mapping[str, Payload]
+) -> Iterable[tuple]:
     for tenant in todo:
-        record = tenant.record
-        yield (
-            record.id,
-            *(_column_text(getattr(record, c)) for c in OWNED_COLUMNS),
-            json.dumps(record.tenant_config, ensure_ascii=False, allow_nan=False),
-            tenant.expected_hash,
-        )
-
-
-def _column_text(value: Any) -> str | None:
-    return None if value is None else str(value)
+        payload = proposed.get(tenant.id) or payload_of(tenant.record)
+        yield (tenant.id, *payload.columns, payload.config, tenant.expected_hash)
 
 
 # --- history ----------------------------------------------------------------------------
