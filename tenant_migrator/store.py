@@ -78,6 +78,7 @@ class Schema:
     tenants: bool
     columns: frozenset[str]
     history: bool
+    has_rows: bool = True
 
     @property
     def complete(self) -> bool:
@@ -98,7 +99,8 @@ async def read_schema(conn: asyncpg.Connection) -> Schema:
         RUNS,
         RUN_TENANTS,
     )
-    return Schema(row["tenants"], frozenset(row["columns"]), row["history"])
+    has_rows = row["tenants"] and await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {TENANTS})")
+    return Schema(row["tenants"], frozenset(row["columns"]), row["history"], has_rows)
 
 
 # --- reading rows -----------------------------------------------------------------------
@@ -258,12 +260,20 @@ async def make_plan(
 ) -> Plan:
     """Read the rows and build the plan. ``proposed``: ``payloads(load_result)`` when
     the caller has it already (import reuses it for the COPY)."""
-    if proposed is None:
-        proposed = payloads(load_result)
     schema = await read_schema(conn)
+    if proposed is None:
+        # An empty table has nothing to compare with: skip serializing (plan only).
+        proposed = payloads(load_result) if schema.has_rows else {}
+    if not schema.has_rows:
+        return build_plan(load_result, {}, {}, pending, force=force, serialized=_configs(proposed))
     rows, states = await read_rows(conn, schema, only, proposed)
-    configs = {tenant_id: p.config for tenant_id, p in proposed.items()}
-    return build_plan(load_result, rows, states, pending, force=force, serialized=configs)
+    return build_plan(
+        load_result, rows, states, pending, force=force, serialized=_configs(proposed)
+    )
+
+
+def _configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
+    return {tenant_id: p.config for tenant_id, p in proposed.items()}
 
 
 # --- entry points -----------------------------------------------------------------------

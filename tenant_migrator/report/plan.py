@@ -4,7 +4,8 @@ Every value shown comes from a record (secrets already turned into ``${ENV}``
 references by the pipeline) or from the database; database values pass through
 ``redact`` too, because an admin may have pasted a key into a row by hand.
 
-JSON shape (``FORMAT_VERSION`` 1; keys are only ever added)::
+JSON shape (``FORMAT_VERSION`` 1; keys are only ever added; indented up to
+``JSON_INDENT_UP_TO`` tenants, compact beyond)::
 
     {"format_version": 1,
      "summary": {"create", "update", "unchanged", "invalid", "blocked", "orphaned"},
@@ -39,6 +40,7 @@ FORMAT_VERSION = 1
 # With more tenants than this to create, the terminal view lists them one per
 # line instead of a tree each: 10,000 trees help nobody (JSON has everything).
 CREATE_TREES_UP_TO = 20
+JSON_INDENT_UP_TO = 200
 _VALUE_WIDTH = 60
 REDACTED = "<redacted>"
 
@@ -94,16 +96,23 @@ def _last_key(path: str) -> str:
     return unescape(path.rsplit("/", 1)[-1])
 
 
-def _redact_change(change: Change) -> Change:
+def _redact_change(change: Change, *, new_from_record: bool = False) -> Change:
+    """``change`` with database-side values redacted. ``new_from_record``: ``new``
+    comes from a record, secret-free by construction (and possibly a whole
+    document, too big to walk for nothing)."""
     key = _last_key(change.path)
-    return Change(change.path, change.op, redact(change.old, key), redact(change.new, key))
+    new = change.new if new_from_record else redact(change.new, key)
+    return Change(change.path, change.op, redact(change.old, key), new)
 
 
 def _short(value: Any) -> str:
     """One line for a value: JSON, long ones cut down to a summary."""
-    text = json.dumps(value, ensure_ascii=False)
-    if len(text) <= _VALUE_WIDTH:
-        return text
+    if isinstance(value, dict | list) and len(value) > _VALUE_WIDTH // 4:
+        text = ""  # surely too long: do not serialize a whole document to find out
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text) <= _VALUE_WIDTH:
+            return text
     if isinstance(value, dict):
         keys = ", ".join(value)
         return (
@@ -132,7 +141,7 @@ def tenant_to_json(tenant: TenantPlan) -> dict[str, Any]:
         "id": tenant.id,
         "action": tenant.action.value,
         "file": str(tenant.path) if tenant.path else None,
-        "changes": [_redact_change(c).to_json() for c in tenant.changes],
+        "changes": [_redact_change(c, new_from_record=True).to_json() for c in tenant.changes],
         "errors": [p.to_json() for p in tenant.errors],
         "warnings": [p.to_json() for p in tenant.warnings],
         "drift": [_redact_change(c).to_json() for c in tenant.drift],
@@ -146,7 +155,10 @@ def tenant_to_json(tenant: TenantPlan) -> dict[str, Any]:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(to_json(plan), ensure_ascii=False, indent=2) + "\n"
+    # Indented for people when small; compact when big, where indenting would
+    # switch json to its pure-Python encoder (seconds for 10,000 tenants).
+    indent = 2 if len(plan.tenants) <= JSON_INDENT_UP_TO else None
+    return json.dumps(to_json(plan), ensure_ascii=False, indent=indent) + "\n"
 
 
 # --- Markdown ---------------------------------------------------------------------------
@@ -162,9 +174,9 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _md_changes(changes: Iterable[Change]) -> list[str]:
+def _md_changes(changes: Iterable[Change], *, new_from_record: bool) -> list[str]:
     lines = ["| op | path | old | new |", "| --- | --- | --- | --- |"]
-    for c in map(_redact_change, changes):
+    for c in (_redact_change(c, new_from_record=new_from_record) for c in changes):
         old = "" if c.op is Op.ADD else _code(_short(c.old))
         new = "" if c.op is Op.REMOVE else _code(_short(c.new))
         lines.append(f"| {_OP_SIGN[c.op]} {c.op.value} | {_code(c.path)} | {old} | {new} |")
@@ -186,8 +198,10 @@ def render_markdown(plan: Plan) -> str:
         out += [f"> **Pending migrations** (`import` applies them first): {names}", ""]
     for problem in plan.problems:
         out.append(f"- **error** {_code(problem.format())}")
+    creates = plan.by_action(Action.CREATE)
+    compact = len(creates) > CREATE_TREES_UP_TO
     for tenant in plan.tenants:
-        if tenant.action is Action.UNCHANGED:
+        if tenant.action is Action.UNCHANGED or (compact and tenant.action is Action.CREATE):
             continue
         out += [
             f"#### {_ACTION_SIGN[tenant.action]} {_code(tenant.id)} — {tenant.action.value}",
@@ -201,11 +215,20 @@ def render_markdown(plan: Plan) -> str:
             continue
         if tenant.drift:
             out += [f"Drift since run {tenant.drift_run} (last import → database):", ""]
-            out += [*_md_changes(tenant.drift), ""]
+            out += [*_md_changes(tenant.drift, new_from_record=False), ""]
         if tenant.changes:
             if tenant.action is Action.BLOCKED:
                 out += ["What `--force` would write:", ""]
-            out += [*_md_changes(tenant.changes), ""]
+            out += [*_md_changes(tenant.changes, new_from_record=True), ""]
+    if compact:
+        out += [
+            f"#### + {len(creates)} tenants to create",
+            "",
+            "| tenant | name |",
+            "| --- | --- |",
+        ]
+        out += [f"| {_code(t.id)} | {_code(t.record.name) if t.record else ''} |" for t in creates]
+        out.append("")
     unchanged = plan.by_action(Action.UNCHANGED)
     if unchanged:
         ids = ", ".join(_code(t.id) for t in unchanged)
@@ -241,10 +264,10 @@ def _note(tenant: TenantPlan) -> str:
     return ""
 
 
-def _change_label(change: Change, leaf: str) -> Text:
+def _change_label(change: Change, leaf: str, new_from_record: bool) -> Text:
     from rich.text import Text
 
-    change = _redact_change(change)
+    change = _redact_change(change, new_from_record=new_from_record)
     label = Text(f"{_OP_SIGN[change.op]} {leaf}", style=_OP_STYLE[change.op])
     if change.op is Op.ADD:
         label.append(f" = {_short(change.new)}")
@@ -255,7 +278,7 @@ def _change_label(change: Change, leaf: str) -> Text:
     return label
 
 
-def _changes_tree(tree: Tree, changes: Iterable[Change]) -> None:
+def _changes_tree(tree: Tree, changes: Iterable[Change], *, new_from_record: bool) -> None:
     """Hang ``changes`` under ``tree``, one branch per path segment."""
     from tenant_migrator.planning import unescape
 
@@ -270,7 +293,8 @@ def _changes_tree(tree: Tree, changes: Iterable[Change]) -> None:
             if key not in branches:
                 branches[key] = branches[parent].add(token)
             parent = key
-        branches[parent].add(_change_label(change, tokens[-1] if tokens else "/"))
+        leaf = tokens[-1] if tokens else "/"
+        branches[parent].add(_change_label(change, leaf, new_from_record))
 
 
 def _tenant_tree(tenant: TenantPlan) -> Tree:
@@ -288,16 +312,16 @@ def _tenant_tree(tenant: TenantPlan) -> Tree:
             tree.add(Text(problem.format(), style="red"))
         return tree
     if tenant.drift:
-        _changes_tree(
-            tree.add(Text("drift: last import → database", style="magenta")), tenant.drift
-        )
+        drift = tree.add(Text("drift: last import → database", style="magenta"))
+        _changes_tree(drift, tenant.drift, new_from_record=False)
     changes = tenant.changes
     if tenant.action is Action.CREATE:
         changes = tuple(_create_summary(changes))
     if tenant.action is Action.BLOCKED and changes:
-        _changes_tree(tree.add(Text("--force would write", style="dim")), changes)
+        forced = tree.add(Text("--force would write", style="dim"))
+        _changes_tree(forced, changes, new_from_record=True)
     else:
-        _changes_tree(tree, changes)
+        _changes_tree(tree, changes, new_from_record=True)
     return tree
 
 
@@ -526,7 +550,8 @@ def render_rollback(outcome: RollbackOutcome, console: Console) -> None:
             head.append(f" — changed since: {entry.changed_since}", style="magenta")
         tree = Tree(head, guide_style="dim")
         if entry.action == "restore":
-            _changes_tree(tree, entry.changes)
+            # Both sides come from the database here (current row, previous values).
+            _changes_tree(tree, entry.changes, new_from_record=False)
         console.print(tree)
     console.print()
     if outcome.dry_run:
