@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
+import subprocess
+import sys
 
 import pytest
+from conftest import cli_env
 from importhelpers import (
     PLANTED,
     SAMPLE_IDS,
@@ -350,3 +354,30 @@ def test_no_progress_noise_when_stderr_is_not_a_terminal(tm, migrated_database_u
     result = tm(migrated_database_url, "import")
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+def test_progress_is_shown_on_a_terminal(project, migrated_database_url):
+    controller, terminal = pty.openpty()
+    command = ["--project-dir", str(project), "--database-url", migrated_database_url, "import"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tenant_migrator", *command],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    stdout, _ = proc.communicate(timeout=120)
+    captured = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        captured += chunk
+    os.close(controller)
+    assert proc.returncode == 0
+    assert b"loading client files" in captured  # the live phase display, on stderr
+    assert "loading client files" not in stdout and "Run 1 committed" in stdout
