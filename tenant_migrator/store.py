@@ -298,9 +298,14 @@ async def database_errors(target: Target) -> AsyncIterator[None]:
     try:
         yield
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
-        detail = f" ({err.detail})" if getattr(err, "detail", None) else ""
+        # str(err) would append DETAIL, and "Failing row contains (…)" prints a
+        # whole row: banking details, and whatever an admin pasted into it. Other
+        # details name keys only, and help (which row still references a tenant).
+        what = getattr(err, "message", None) or str(err)
+        detail = getattr(err, "detail", None) or ""
+        detail = f" ({detail})" if detail and not detail.startswith("Failing row") else ""
         message = (
-            f"database error on {target.display}: {type(err).__name__}: {err}{detail}; "
+            f"database error on {target.display}: {type(err).__name__}: {what}{detail}; "
             "nothing was written (the transaction was rolled back)"
         )
         raise MigratorError(database.redact(message, target)) from None

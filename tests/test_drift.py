@@ -225,3 +225,25 @@ def test_row_edited_between_plan_and_write_aborts_the_whole_write(
     after["example"] = before["example"]
     assert after == before
     assert pg.fetchval(url, "SELECT count(*) FROM tenant_migrator.import_runs") == 1
+
+
+def test_database_refusals_are_one_clear_error_and_nothing_is_written(
+    tm, imported, migrated_database_url, pg
+):
+    url = migrated_database_url
+    # The platform's own tables point at tenants: deleting a created row is refused.
+    pg.execute(url, "CREATE TABLE bookings (tenant_id varchar(50) REFERENCES tenants (id))")
+    pg.execute(url, "INSERT INTO bookings VALUES ('example')")
+    refused = tm("rollback", "1")
+    assert refused.returncode == 1
+    assert "ForeignKeyViolationError" in refused.stderr and "nothing was written" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert tenants_rows(pg, url) == imported
+    # A constraint violation never prints the failing row (it may hold banking details).
+    pg.execute(url, "DROP TABLE bookings")
+    pg.execute(url, "TRUNCATE tenants CASCADE")
+    pg.execute(url, "ALTER TABLE tenants ADD CONSTRAINT short CHECK (length(name) < 5)")
+    failed = tm("import", "africastay")
+    assert failed.returncode == 1 and "CheckViolationError" in failed.stderr
+    assert "Failing row" not in failed.stderr and "FIRNZAJJ" not in failed.stderr
+    assert tenants_rows(pg, url) == {}
