@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tenant_migrator.pipeline import load_tenants
@@ -161,3 +162,21 @@ def assert_no_secrets(pg, url: str, literals: set[str], *outputs: str) -> None:
 def tenants_rows(pg, url: str) -> dict[str, dict[str, Any]]:
     rows = pg.fetch(url, "SELECT to_jsonb(t)::text AS row FROM tenants t")
     return {row["id"]: row for row in (json.loads(r["row"]) for r in rows)}
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_left_behind(request, pg):
+    """After each test: no literal secret of the test's project is anywhere in the
+    database it used. Import this fixture into a test module to apply it there."""
+    urls = [
+        request.getfixturevalue(name)
+        for name in ("database_url", "migrated_database_url")
+        if name in request.fixturenames
+    ]
+    project = request.getfixturevalue("project") if "project" in request.fixturenames else None
+    yield
+    if project is None:
+        return
+    literals = secret_literals(project)
+    for url in urls:
+        assert_no_secrets(pg, url, literals)

@@ -12,7 +12,14 @@ import time
 
 import pytest
 from conftest import cli_env
-from importhelpers import dump_database, make_project, read_client, tenants_rows, write_client
+from importhelpers import (
+    dump_database,
+    make_project,
+    no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    read_client,
+    tenants_rows,
+    write_client,
+)
 
 from tenant_migrator import database, migrations
 

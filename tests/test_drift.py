@@ -8,7 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from importhelpers import make_project, read_client, tenants_rows, write_client
+from importhelpers import (
+    make_project,
+    no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    read_client,
+    tenants_rows,
+    write_client,
+)
 
 from tenant_migrator import database, store
 from tenant_migrator.errors import DriftError

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from importhelpers import SAMPLE_IDS, make_project, tenants_rows
+from importhelpers import (
+    SAMPLE_IDS,
+    make_project,
+    no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    tenants_rows,
+)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from importhelpers import (
     assert_no_secrets,
     dump_database,
     make_project,
+    no_secrets_left_behind,  # noqa: F401 - autouse fixture
     read_client,
     secret_literals,
     tenants_rows,

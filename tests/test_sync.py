@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from importhelpers import make_project, read_client, tenants_rows, write_client
+from importhelpers import (
+    make_project,
+    no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    read_client,
+    tenants_rows,
+    write_client,
+)
 
 
 @pytest.fixture
