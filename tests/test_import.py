@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -13,6 +14,7 @@ import pytest
 from conftest import cli_env
 from importhelpers import (
     PLANTED,
+    REPO,
     SAMPLE_IDS,
     assert_no_secrets,
     dump_database,
@@ -23,6 +25,8 @@ from importhelpers import (
     tenants_rows,
     write_client,
 )
+
+from tenant_migrator import database, migrations
 
 ALL_IDS = (*SAMPLE_IDS, "planted")
 
@@ -382,3 +386,28 @@ def test_progress_is_shown_on_a_terminal(project, migrated_database_url):
     assert proc.returncode == 0
     assert b"loading client files" in captured  # the live phase display, on stderr
     assert "loading client files" not in stdout and "Run 1 committed" in stdout
+
+
+def test_plan_before_012_reads_what_exists_and_import_migrates_first(tm, database_url, pg):
+    async def only_011():
+        files = migrations.load_project_migrations(REPO)
+        async with database.connection(database_url) as conn:
+            await migrations.apply_pending(conn, [m for m in files if m.version == "011"])
+
+    asyncio.run(only_011())
+    pg.execute(database_url, "INSERT INTO tenants (id, name) VALUES ('example', 'Hand made')")
+    data = plan_json(tm, database_url, "example")
+    assert data["pending_migrations"] == ["012_tenant_config.sql", "013_import_history.sql"]
+    (tenant,) = data["tenants"]
+    assert tenant["action"] == "update"
+    paths = {c["path"]: c for c in tenant["changes"]}
+    assert paths["/columns/name"]["old"] == "Hand made"
+    assert paths["/tenant_config"]["op"] == "add"
+    assert tm(database_url, "import", "example").returncode == 0
+    row = tenants_rows(pg, database_url)["example"]
+    assert row["config_source"] == "database" and row["name"] != "Hand made"
+    previous = json.loads(
+        pg.fetchval(database_url, "SELECT previous::text FROM tenant_migrator.import_run_tenants")
+    )
+    # 012 made the pre-existing row 'yaml'; the import's history kept that.
+    assert previous["name"] == "Hand made" and previous["config_source"] == "yaml"
