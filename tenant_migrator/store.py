@@ -1,10 +1,13 @@
 """The database side of plan, import, sync, rollback, history and export.
 
-Reading: every selected row in ONE query, with the database computing each
-row's drift hash (md5 of a jsonb object of the owned columns, config_source and
-tenant_config; jsonb's text form is canonical, so Python's representation of
-the same values cannot fake a difference) and joining the drift baseline from
-the run history (migration 013).
+Reading: every selected row in ONE query. The records go along as parameters and
+the database compares each row with its record (jsonb equality, the same test
+the write's ``IS DISTINCT FROM`` makes); only rows that differ come back, with
+their values and their drift hash: the md5 of a jsonb object of the owned
+columns, config_source and tenant_config, computed in SQL from the row as
+stored (jsonb's text form is canonical, so Python's representation of the same
+values cannot fake a difference), next to the drift baseline from the run
+history (migration 013).
 
 Writing: one transaction under the tool's advisory lock (the one ``migrate``
 takes, so imports also serialize with migrations). Inside it the rows are read
@@ -481,10 +484,11 @@ def check_blocked(the_plan: Plan) -> None:
 
 
 def _describe(change: Change) -> str:
-    from tenant_migrator.report.plan import _redact_change, _short
+    from tenant_migrator.report.plan import redact_change, short_value
 
-    c = _redact_change(change)
-    return f"{c.op.value} {c.path}: {_short(c.old)} (last import) → {_short(c.new)} (database)"
+    c = redact_change(change)
+    old, new = short_value(c.old), short_value(c.new)
+    return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"
 
 
 def _run_summary(
@@ -535,11 +539,13 @@ async def start_run(
 
 
 async def finish_run(conn: asyncpg.Connection, run_id: int, summary: Mapping[str, Any]) -> None:
+    # The client's clock, like started_at: a run's duration must not depend on
+    # the skew between this machine and the server.
     await conn.execute(
-        f"UPDATE {RUNS} SET finished_at = clock_timestamp(), summary = $2::text::jsonb "
-        "WHERE id = $1",
+        f"UPDATE {RUNS} SET finished_at = $3, summary = $2::text::jsonb WHERE id = $1",
         run_id,
         json.dumps(summary),
+        datetime.now().astimezone(),
     )
 
 

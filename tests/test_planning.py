@@ -406,4 +406,4 @@ def test_markdown_report_tables_escape_pipes():
     [("short", '"short"'), ({"a": 1}, '{"a": 1}'), (list(range(40)), "[40 items]")],
 )
 def test_values_are_shortened_for_display(value, shown):
-    assert plan_report._short(value) == shown
+    assert plan_report.short_value(value) == shown

@@ -96,7 +96,7 @@ def _last_key(path: str) -> str:
     return unescape(path.rsplit("/", 1)[-1])
 
 
-def _redact_change(change: Change, *, new_from_record: bool = False) -> Change:
+def redact_change(change: Change, *, new_from_record: bool = False) -> Change:
     """``change`` with database-side values redacted. ``new_from_record``: ``new``
     comes from a record, secret-free by construction (and possibly a whole
     document, too big to walk for nothing)."""
@@ -105,7 +105,7 @@ def _redact_change(change: Change, *, new_from_record: bool = False) -> Change:
     return Change(change.path, change.op, redact(change.old, key), new)
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
     """One line for a value: JSON, long ones cut down to a summary."""
     if isinstance(value, dict | list) and len(value) > _VALUE_WIDTH // 4:
         text = ""  # surely too long: do not serialize a whole document to find out
@@ -141,10 +141,10 @@ def tenant_to_json(tenant: TenantPlan) -> dict[str, Any]:
         "id": tenant.id,
         "action": tenant.action.value,
         "file": str(tenant.path) if tenant.path else None,
-        "changes": [_redact_change(c, new_from_record=True).to_json() for c in tenant.changes],
+        "changes": [redact_change(c, new_from_record=True).to_json() for c in tenant.changes],
         "errors": [p.to_json() for p in tenant.errors],
         "warnings": [p.to_json() for p in tenant.warnings],
-        "drift": [_redact_change(c).to_json() for c in tenant.drift],
+        "drift": [redact_change(c).to_json() for c in tenant.drift],
         "drift_run": tenant.drift_run,
         "forced": tenant.forced,
         "missing_yaml": tenant.missing_yaml,
@@ -176,9 +176,9 @@ def _code(text: str) -> str:
 
 def _md_changes(changes: Iterable[Change], *, new_from_record: bool) -> list[str]:
     lines = ["| op | path | old | new |", "| --- | --- | --- | --- |"]
-    for c in (_redact_change(c, new_from_record=new_from_record) for c in changes):
-        old = "" if c.op is Op.ADD else _code(_short(c.old))
-        new = "" if c.op is Op.REMOVE else _code(_short(c.new))
+    for c in (redact_change(c, new_from_record=new_from_record) for c in changes):
+        old = "" if c.op is Op.ADD else _code(short_value(c.old))
+        new = "" if c.op is Op.REMOVE else _code(short_value(c.new))
         lines.append(f"| {_OP_SIGN[c.op]} {c.op.value} | {_code(c.path)} | {old} | {new} |")
     return lines
 
@@ -267,14 +267,14 @@ def _note(tenant: TenantPlan) -> str:
 def _change_label(change: Change, leaf: str, new_from_record: bool) -> Text:
     from rich.text import Text
 
-    change = _redact_change(change, new_from_record=new_from_record)
+    change = redact_change(change, new_from_record=new_from_record)
     label = Text(f"{_OP_SIGN[change.op]} {leaf}", style=_OP_STYLE[change.op])
     if change.op is Op.ADD:
-        label.append(f" = {_short(change.new)}")
+        label.append(f" = {short_value(change.new)}")
     elif change.op is Op.REMOVE:
-        label.append(f" (was {_short(change.old)})")
+        label.append(f" (was {short_value(change.old)})")
     else:
-        label.append(f": {_short(change.old)} → {_short(change.new)}")
+        label.append(f": {short_value(change.old)} → {short_value(change.new)}")
     return label
 
 
