@@ -1,21 +1,31 @@
 """Client files → tenant results: the per-file steps chained together.
 
 discover → load → validate → extract secrets → build record. Pure apart from
-reading the files; no database. The bulk path (many files) may run these steps
-in a process pool; it must produce exactly what the single-process path produces.
+reading the files; no database.
 
-``process_client_file`` is the unit of work: a top-level function of picklable
-arguments returning a picklable ``TenantResult``; the compiled schema it needs is
-cached per process (``validation.compiled_schema``), so a pool worker builds it
-once. ``load_files`` is the seam where a pool can replace the plain loop.
+``process_client_file`` is the unit of work. ``load_files`` runs it in this
+process for a few files, and over a process pool for many (more than
+``POOL_MIN_FILES``): the work is CPU-bound (parsing ~0.45 ms, secrets ~0.15 ms,
+validation ~0.06 ms per file), so one worker per core. Workers take batches of
+paths and send back compact tuples (columns, the record's JSON text, problems,
+secret tuples), never documents or node graphs: pickling a whole TenantResult
+costs the parent ~20 µs per file, the tuples ~12 µs including rebuilding. The
+parent only ever holds the finished records, so memory grows with the records'
+JSON text, not with parsed documents; above ``COMPRESS_RECORDS_ABOVE`` files the
+records keep that text zlib-compressed. The pool's results are exactly what the
+single-process loop gives (tests/test_parallel.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import math
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tenant_migrator import discovery, loader, secrets, validation
 from tenant_migrator.errors import ClientFileError
@@ -94,11 +104,14 @@ def process_client_file(
     client_file: discovery.ClientFile,
     schema_path: Path,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    *,
+    compress: bool = False,
 ) -> TenantResult:
     """Load, validate, extract secrets and build the record of one tenant.
 
     Never raises for anything wrong with the file: problems go into the result.
     (A broken schema raises ``SchemaError``; callers compile it first.)
+    ``compress``: keep the record's JSON zlib-compressed (see ``TenantRecord``).
     """
     tenant_id, path = client_file.tenant_id, client_file.path
     id_problem = discovery.tenant_id_problem(tenant_id)
@@ -122,7 +135,7 @@ def process_client_file(
     problems += extraction.problems
     if any(p.is_error for p in problems):
         return _failed(client_file, problems)
-    record = build_record(tenant_id, extraction.config)
+    record = build_record(tenant_id, extraction.config, compress=compress)
     return TenantResult(tenant_id, path, record, _sorted(problems), extraction.secrets)
 
 
@@ -154,13 +167,165 @@ def _client_id_warning(document: loader.LoadedDocument, tenant_id: str) -> list[
 # --- many files ------------------------------------------------------------------------
 
 
+# More files than this go to a process pool: below it, starting the workers (fork:
+# ~10 ms; spawn: ~0.3 s of imports) costs more than the second core saves.
+POOL_MIN_FILES = 200
+# Files per task: small enough that the last tasks finish together (a batch is
+# ~70 ms of work), large enough that sending one costs nothing in comparison.
+BATCH_FILES = 100
+# Above this many files, records keep their JSON compressed: 100,000 tenants are
+# 330 MB of JSON text but 145 MB compressed. Below it, the ~45 µs per record of
+# compressing and decompressing is not worth the memory.
+COMPRESS_RECORDS_ABOVE = 20_000
+
+
 def load_files(
     files: Sequence[discovery.ClientFile],
     schema_path: Path,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    *,
+    workers: int | None = None,
+    start_method: str | None = None,
 ) -> list[TenantResult]:
-    """Process ``files`` (single process; the bulk path may fan this out)."""
-    return [process_client_file(f, schema_path, max_file_bytes) for f in files]
+    """Process ``files``, in ``files`` order.
+
+    ``workers``: None decides (a pool of one worker per core for more than
+    ``POOL_MIN_FILES`` files, else this process); 1 forces this process; more
+    forces a pool of that many. ``start_method``: multiprocessing's, default
+    ``fork`` where the platform has it (workers inherit the compiled schema and
+    need no imports), else ``spawn``.
+    """
+    compress = len(files) > COMPRESS_RECORDS_ABOVE
+    if workers is None:
+        workers = default_workers() if len(files) > POOL_MIN_FILES else 1
+    if workers > 1 and len(files) > 1:
+        pooled = _pooled(files, schema_path, max_file_bytes, workers, start_method, compress)
+        if pooled is not None:
+            return pooled
+    return [process_client_file(f, schema_path, max_file_bytes, compress=compress) for f in files]
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _pooled(
+    files: Sequence[discovery.ClientFile],
+    schema_path: Path,
+    max_file_bytes: int,
+    workers: int,
+    start_method: str | None,
+    compress: bool,
+) -> list[TenantResult] | None:
+    """The pool's results, or None if no pool can be started here (then the
+    caller runs the plain loop: slower, same results)."""
+    import multiprocessing
+
+    size = max(1, min(BATCH_FILES, math.ceil(len(files) / (workers * 4))))
+    batches = [files[i : i + size] for i in range(0, len(files), size)]
+    method = start_method or _default_start_method(multiprocessing)
+    try:
+        context = multiprocessing.get_context(method)
+        pool = context.Pool(
+            min(workers, len(batches)),
+            initializer=_init_worker,
+            initargs=(str(schema_path),),
+        )
+    except (OSError, ImportError, ValueError):
+        # No /dev/shm for the pool's semaphores, no such start method, a sandbox
+        # that forbids processes.
+        return None
+    tasks = (
+        ([(f.tenant_id, os.fspath(f.path), f.problem) for f in batch], max_file_bytes, compress)
+        for batch in batches
+    )
+    results: list[TenantResult] = []
+    with pool:
+        for batch, shipped in zip(batches, pool.imap(_run_batch, tasks), strict=True):
+            results.extend(_unpack(batch, shipped))
+    return results
+
+
+def _default_start_method(multiprocessing: Any) -> str:
+    # fork: the workers start in milliseconds with everything already imported and
+    # the schema compiled. The parent has no threads of its own at this point (a
+    # terminal spinner's refresh thread at most, which the children never touch).
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+# --- in the worker ----------------------------------------------------------------------
+
+_worker_schema: Path | None = None
+
+
+def _init_worker(schema_path: str) -> None:
+    import gc
+    import signal
+
+    global _worker_schema
+    _worker_schema = Path(schema_path)
+    # Ctrl-C is the parent's to handle (it stops the pool); a worker printing its
+    # own KeyboardInterrupt traceback would only add noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Inherited objects (fork) need no more collecting; each batch's garbage is
+    # freed by reference counting, and any cycle by the collect after the batch.
+    gc.freeze()
+    gc.disable()
+    validation.compiled_schema(_worker_schema)  # spawn: build it once, before the first file
+
+
+_Shipped = tuple[tuple[Any, ...] | None, tuple[Problem, ...], tuple[tuple[Any, ...], ...]]
+
+
+def _run_batch(task: tuple[list[tuple[str, str, str | None]], int, bool]) -> list[_Shipped]:
+    import gc
+
+    entries, max_file_bytes, compress = task
+    assert _worker_schema is not None
+    shipped = []
+    for tenant_id, path, problem in entries:
+        client_file = discovery.ClientFile(tenant_id, Path(path), problem)
+        result = process_client_file(client_file, _worker_schema, max_file_bytes, compress=compress)
+        shipped.append(_pack(result))
+    gc.collect()
+    return shipped
+
+
+def _pack(result: TenantResult) -> _Shipped:
+    """A result as plain tuples (cheap to pickle; tenant id and path stay behind:
+    the parent has them)."""
+    record = result.record
+    columns = None
+    if record is not None:
+        columns = (*record.columns().values(), record.config_data)
+    secret_tuples = tuple(
+        (s.json_path, s.env_var, s.action, s.literal, s.scope, s.reason, s.line, s.column)
+        for s in result.secrets
+    )
+    return columns, result.problems, secret_tuples
+
+
+def _unpack(
+    batch: Sequence[discovery.ClientFile], shipped: list[_Shipped]
+) -> Iterator[TenantResult]:
+    intern = sys.intern
+    for client_file, (columns, problems, secret_tuples) in zip(batch, shipped, strict=True):
+        tenant_id = client_file.tenant_id
+        record = None
+        if columns is not None:
+            record = TenantRecord(tenant_id, *columns[:-1], config_data=columns[-1])
+        refs = tuple(
+            # Paths and kinds repeat across thousands of tenants: one copy of each.
+            SecretReference(
+                intern(path), env, intern(action), literal, intern(scope), intern(why), line, col
+            )
+            for path, env, action, literal, scope, why, line, col in secret_tuples
+        )
+        yield TenantResult(tenant_id, client_file.path, record, problems, refs)
 
 
 def load_tenants(
@@ -168,8 +333,11 @@ def load_tenants(
     only: Sequence[str] | None = None,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
 ) -> LoadResult:
     """Every tenant under ``settings.clients_dir`` (or just ``only``), sorted by id.
+
+    ``workers``: see ``load_files`` (None: a process pool when there are many files).
 
     Raises ``UsageError`` for an unknown tenant name (naming close matches) or a
     missing clients/ directory, ``SchemaError`` for a broken schema. Everything
@@ -182,7 +350,8 @@ def load_tenants(
         if only
         else discovery.discover(settings.clients_dir)
     )
-    results = check_shared_secrets(load_files(found.files, schema_path, max_file_bytes))
+    loaded = load_files(found.files, schema_path, max_file_bytes, workers=workers)
+    results = check_shared_secrets(loaded)
     problems = list(found.problems)
     if not own:
         problems.append(_builtin_schema_notice(settings.schema_path))

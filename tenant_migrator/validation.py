@@ -17,7 +17,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -44,6 +44,8 @@ class CompiledSchema:
     schema: dict[str, Any] = field(repr=False)
     validator: Any = field(repr=False)
     secret_rules: Mapping[str, SecretRule] = field(repr=False)
+    # jsonschema-rs answering "valid?" (see fastschema.py); None: jsonschema alone.
+    happy_path: Callable[[Any], bool] | None = field(default=None, repr=False)
 
 
 def locate_schema(project_schema: Path) -> tuple[Path, bool]:
@@ -91,7 +93,10 @@ def _compile(path_text: str, _mtime_ns: int, _size: int) -> CompiledSchema:
         where = "/" + "/".join(str(p) for p in err.absolute_path)
         raise SchemaError(f"{path}: not a valid JSON Schema at {where}: {err.message}") from None
     validator = cls(schema, format_checker=_format_checker())
-    return CompiledSchema(path, schema, validator, rules_from_schema(schema))
+    from tenant_migrator import fastschema
+
+    happy_path = fastschema.build(schema, validator)
+    return CompiledSchema(path, schema, validator, rules_from_schema(schema), happy_path)
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -140,10 +145,7 @@ def _zone_suggestion(name: str) -> str:
 
 def validate(document: LoadedDocument, compiled: CompiledSchema) -> list[Problem]:
     """Every schema error (and unknown-key warning) in ``document``, in file order."""
-    problems = [
-        _problem(document, compiled, error)
-        for error in compiled.validator.iter_errors(document.data)
-    ]
+    problems = [_problem(document, compiled, error) for error in schema_errors(document, compiled)]
     for pointer, key, suggestion in unknown_keys(document.data, compiled.schema):
         hint = f"did you mean {suggestion!r}? " if suggestion else ""
         problems.append(
@@ -157,6 +159,14 @@ def validate(document: LoadedDocument, compiled: CompiledSchema) -> list[Problem
         )
     problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.json_path))
     return problems
+
+
+def schema_errors(document: LoadedDocument, compiled: CompiledSchema) -> Iterable[Any]:
+    """jsonschema's errors for ``document``; none without asking it when the fast
+    validator says the document is valid (it never accepts what jsonschema rejects)."""
+    if compiled.happy_path is not None and compiled.happy_path(document.data):
+        return ()
+    return compiled.validator.iter_errors(document.data)
 
 
 def _problem(document: LoadedDocument, compiled: CompiledSchema, error: Any) -> Problem:
