@@ -261,8 +261,47 @@ class _Loader(_BaseLoader):
             elif key in mapping:
                 self._duplicate(node, key_node, key, start=0)
                 continue
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            if type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
+                # What construct_object would return, without its bookkeeping: most
+                # values are strings, and this is the inner loop of every file.
+                mapping[key] = value_node.value
+            else:
+                mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
+
+    def construct_sequence(self, node: Node, deep: bool = False) -> list[Any]:
+        if not isinstance(node, SequenceNode):
+            return super().construct_sequence(node, deep=deep)  # raises its usual error
+        return [
+            child.value
+            if type(child) is ScalarNode and child.tag == _STR_TAG
+            else self.construct_object(child, deep=deep)
+            for child in node.value
+        ]
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """The tag YAML gives an untagged node: ``BaseResolver.resolve`` for the safe
+        loader (no path resolvers), with the regexes looked up once per first
+        character and the answer remembered per short value (values such as
+        ``true``, ``587`` or ``en`` repeat in every file)."""
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        if not implicit[0]:
+            return _STR_TAG
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = _STR_TAG
+            table = _implicit_resolvers(type(self))
+            pairs = table.get(value[:1])
+            for candidate, regexp in table[None] if pairs is None else pairs:
+                if regexp.match(value):
+                    tag = candidate
+                    break
+            if len(value) <= 40:
+                if len(_RESOLVED) > 100_000:
+                    _RESOLVED.clear()
+                _RESOLVED[value] = tag
+        return tag
 
     def _duplicate(self, node: MappingNode, key_node: ScalarNode, key: str, start: int) -> None:
         first = next(k for k, _ in node.value[start:] if k.tag == _STR_TAG and k.value == key)
@@ -361,6 +400,29 @@ for _tag, _method in (
     ("tag:yaml.org,2002:map", _Loader.construct_yaml_map),
 ):
     _Loader.add_constructor(_tag, _method)
+
+
+_RESOLVED: dict[str, str] = {}
+_RESOLVER_TABLES: dict[type, dict[str | None, tuple[Any, ...]]] = {}
+
+
+def _implicit_resolvers(cls: type) -> dict[str | None, tuple[Any, ...]]:
+    """First character ('' for the empty value; None: any other) → the (tag, regexp)
+    pairs ``BaseResolver.resolve`` tries for it, in its order."""
+    table = _RESOLVER_TABLES.get(cls)
+    if table is None:
+        if cls.yaml_path_resolvers:  # pragma: no cover - the safe loader has none
+            raise AssertionError("path resolvers would make tags depend on the position")
+        wildcard = tuple(cls.yaml_implicit_resolvers.get(None, ()))
+        table = {
+            first: (*pairs, *wildcard)
+            for first, pairs in cls.yaml_implicit_resolvers.items()
+            if first is not None
+        }
+        table.setdefault("", wildcard)
+        table[None] = wildcard
+        _RESOLVER_TABLES[cls] = table
+    return table
 
 
 # --- node graph helpers ----------------------------------------------------------------

@@ -178,22 +178,55 @@ def _parse_rule(annotation: Any, pointer: str) -> SecretRule:
 # Key names that hold secrets (case-insensitive substring of the key, `-` read as `_`).
 _SECRET_KEY = re.compile(r"password|passwd|secret|token|api_?key|private_?key", re.IGNORECASE)
 
-# Well-known secret shapes. Boundaries keep "helpdesk-…" from looking like "sk-…".
-_SHAPES: dict[str, str] = {
+# Well-known secret shapes, as (boundary, body). Boundaries keep "helpdesk-…" from
+# looking like "sk-…". The body alone matches wherever the whole pattern does, and
+# without a lookbehind in front the regex engine can skip ahead to a possible first
+# character: as a pre-check it is 4-5x faster on the strings of a client file.
+_SHAPES: dict[str, tuple[str, str]] = {
     "private_key": (
+        "",
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-        r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
+        r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?",
     ),
-    "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
-    "sendgrid": r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
-    "stripe": r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",
-    "openai": r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}",
-    "aws_access_key": r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-    "github": r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
-    "slack": r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}",
-    "google_api_key": r"(?<![A-Za-z0-9])AIza[A-Za-z0-9_-]{35}",
+    "jwt": (r"\b", r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    "sendgrid": (r"(?<![A-Za-z0-9])", r"SG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    "stripe": (r"(?<![A-Za-z0-9])", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}"),
+    "openai": (r"(?<![A-Za-z0-9_-])", r"sk-[A-Za-z0-9_-]{20,}"),
+    "aws_access_key": (r"(?<![A-Za-z0-9])", r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    "github": (
+        r"(?<![A-Za-z0-9])",
+        r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
+    ),
+    "slack": (r"(?<![A-Za-z0-9])", r"xox[abposr]-[A-Za-z0-9-]{10,}"),
+    "google_api_key": (r"(?<![A-Za-z0-9])", r"AIza[A-Za-z0-9_-]{35}"),
 }
-_SHAPE_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _SHAPES.items()))
+_SHAPE_RE = re.compile(
+    "|".join(f"(?P<{name}>{boundary}{body})" for name, (boundary, body) in _SHAPES.items())
+)
+_SHAPE_HINT_RE = re.compile("|".join(f"(?:{body})" for _boundary, body in _SHAPES.values()))
+
+
+def _shortest_match(pattern: str) -> int:
+    """The fewest characters ``pattern`` can match, as Python's regex parser computes it."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]  # Python 3.11+
+
+        return int(_parser.parse(pattern).getwidth()[0])
+    except Exception:  # pragma: no cover - another Python's internals: never skip the search
+        return 0
+
+
+# No shape fits in fewer characters (15: a Slack token), so the many short values of
+# a client file (names, codes, ports, colours) skip the regexes altogether.
+_SHAPE_MIN = _shortest_match(_SHAPE_RE.pattern)
+
+
+def _shape_match(text: str) -> re.Match[str] | None:
+    """``_SHAPE_RE.search(text)``, ruling out cheaply the text that cannot match."""
+    if len(text) < _SHAPE_MIN or _SHAPE_HINT_RE.search(text) is None:
+        return None
+    return _SHAPE_RE.search(text)
+
 
 # A whole-value reference: ${VAR} or ${VAR:-default}.
 _FULL_REFERENCE = re.compile(r"\A\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}\Z")
@@ -206,13 +239,13 @@ MAX_DEPTH = 64
 
 def find_secret_shape(text: str) -> str | None:
     """The kind of the first well-known secret shape inside ``text``, if any."""
-    match = _SHAPE_RE.search(text)
+    match = _shape_match(text)
     return match.lastgroup if match else None
 
 
 def looks_like_secret(text: str) -> bool:
     """True if ``text`` contains a well-known secret shape (for redacting displays)."""
-    return _SHAPE_RE.search(text) is not None
+    return _shape_match(text) is not None
 
 
 def is_secret_key(name: str) -> bool:
@@ -297,7 +330,7 @@ _KEY_FLAGS: dict[str, tuple[bool, bool]] = {}
 def _key_flags(name: str) -> tuple[bool, bool]:
     flags = _KEY_FLAGS.get(name)
     if flags is None:
-        flags = (_SHAPE_RE.search(name) is not None, is_secret_key(name))
+        flags = (_shape_match(name) is not None, is_secret_key(name))
         if len(_KEY_FLAGS) > 50_000:
             _KEY_FLAGS.clear()
         _KEY_FLAGS[name] = flags
@@ -396,7 +429,7 @@ class _Extractor:
             if not value.strip():
                 return value  # empty: nothing to hide
             return self.replace(value, rule, "schema" if rule is not None else "key-name")
-        match = _SHAPE_RE.search(value)
+        match = _shape_match(value)
         if match is None:
             return value
         kind = match.lastgroup or "secret"
@@ -416,7 +449,7 @@ class _Extractor:
     ) -> str:
         name, default = match.group(1), match.group(2)
         secret_field = rule is not None or by_name
-        if default and (secret_field or _SHAPE_RE.search(default)):
+        if default and (secret_field or _shape_match(default)):
             # The default is a literal secret: keep the variable, move the default out.
             self.record(name, REFERENCED, default, rule, "reference-default")
             return "${" + name + "}"
