@@ -24,6 +24,7 @@ import yaml
 from importhelpers import planted_document
 
 from tenant_migrator import discovery, pipeline, store
+from tenant_migrator.errors import MigratorError
 from tenant_migrator.planning import CurrentRow, ImportState, build_plan, record_snapshot
 from tenant_migrator.record import TenantRecord
 from tenant_migrator.report import plan as plan_report
@@ -259,3 +260,20 @@ def test_results_do_not_depend_on_batch_size(project, serial, monkeypatch):
     monkeypatch.setattr(pipeline, "BATCH_FILES", 7)
     _assert_same(pipeline.load_tenants(Settings(project), workers=3), serial)
     assert dataclasses.replace(serial) == serial
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(project, monkeypatch):
+    import os
+
+    real = pipeline.process_client_file
+
+    def dies_on_planted(client_file, *args, **kwargs):
+        if client_file.tenant_id == "planted":
+            os._exit(9)  # as if killed by the kernel's OOM killer
+        return real(client_file, *args, **kwargs)
+
+    # Forked workers inherit the patched function.
+    monkeypatch.setattr(pipeline, "process_client_file", dies_on_planted)
+    with pytest.raises(MigratorError, match="worker process loading the client files died"):
+        pipeline.load_tenants(Settings(project), workers=2)
