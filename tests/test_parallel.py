@@ -203,6 +203,8 @@ def test_a_record_holds_the_json_the_database_receives(serial):
             assert TenantRecord(*record._column_values(), record.tenant_config) == record
             assert record.compressed() == record
             assert record.compressed().config_json == record.config_json
+            # A repr names the record, never dumps its document (logs, asyncio reprs).
+            assert len(repr(record)) < 400 and "destinations" not in repr(record)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
