@@ -59,7 +59,10 @@ def _skipped(name: str) -> bool:
 
 
 def _client_file(directory: Path, tenant_id: str) -> ClientFile | None:
-    present = [directory / name for name in CLIENT_FILE_NAMES if (directory / name).is_file()]
+    # os.path on strings: 100,000 tenants mean 200,000 checks here, and a Path per
+    # check costs more than the stat itself.
+    where = os.fspath(directory)
+    present = [name for name in CLIENT_FILE_NAMES if os.path.isfile(os.path.join(where, name))]
     if not present:
         return None
     problem = None
@@ -67,7 +70,7 @@ def _client_file(directory: Path, tenant_id: str) -> ClientFile | None:
         problem = (
             "both client.yaml and client.yml exist; the platform reads only one — delete the other"
         )
-    return ClientFile(tenant_id, present[0], problem)
+    return ClientFile(tenant_id, directory / present[0], problem)
 
 
 def _require_clients_dir(clients_dir: Path) -> None:
@@ -87,7 +90,8 @@ def discover(clients_dir: Path) -> Discovery:
         for entry in entries:
             if _skipped(entry.name) or not entry.is_dir():
                 continue
-            found = _client_file(Path(entry.path), entry.name)
+            # Joined onto clients_dir, so every path shares its parent's parts (memory).
+            found = _client_file(clients_dir / entry.name, entry.name)
             if found is None:
                 problems.append(
                     Problem(
