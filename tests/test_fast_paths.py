@@ -166,7 +166,7 @@ def test_plain_scalars_in_mappings_and_lists_load_like_safe_load(pairs, as_list)
 
 def test_generated_files_load_exactly_like_safe_load():
     generate = _load_generate()
-    for index in range(300):
+    for index in range(100):
         text = generate.tenant_text(11, index)
         assert loader.load_bytes(text.encode(), Path("f.yaml")).data == yaml.safe_load(text)
 

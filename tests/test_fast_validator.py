@@ -216,11 +216,11 @@ def test_every_value_of_a_sample_replaced_by_every_tricky_value_agrees():
 def test_mutated_generated_documents_agree():
     rng = random.Random(5)
     count = 0
-    for document in GENERATED[:12]:
+    for document in GENERATED[:8]:
         for mutated in _mutations(document, rng, per_leaf=2):
             _assert_agree(mutated)
             count += 1
-    assert count > 4_000
+    assert count > 2_500
 
 
 JSON_SCALARS = st.one_of(
