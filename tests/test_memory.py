@@ -37,3 +37,21 @@ def test_run_propagates_the_coroutine_error():
         assert str(err) == "no"
     else:
         raise AssertionError("the error was swallowed")
+
+
+def test_payload_config_is_the_records_json_text_exactly():
+    from tenant_migrator.record import build_record, config_json
+    from tenant_migrator.store import payload_of
+
+    document = {
+        "client": {"name": "Ünïcode Travel", "timezone": "Africa/Johannesburg", "extra": 1},
+        "email": {"primary": "a@b.example"},
+        "destinations": [{"name": "Zanzibar", "aliases": ["zanzi", "ザンジバル"]}],
+        "quotes": {"markup": 1.5, "big": 10**20},
+    }
+    for compress in (False, True):
+        record = build_record("t1", document, compress=compress)
+        payload = payload_of(record)
+        assert payload.config == config_json(record.tenant_config)
+        assert payload.config == record.config_json
+        assert payload.columns[0] == "Ünïcode Travel"
