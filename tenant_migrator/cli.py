@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
@@ -362,29 +362,45 @@ def _emit_plan(the_plan: object, output_format: OutputFormat, output: Path | Non
     from tenant_migrator import render
     from tenant_migrator.report import plan as report
 
-    if output_format is OutputFormat.json:
-        text = report.render_json(the_plan)
-    elif output_format is OutputFormat.markdown:
-        text = report.render_markdown(the_plan)
-    elif output is None:
+    if output_format is OutputFormat.text and output is None:
         report.render_text(the_plan, render.stdout())
         return
+    if output_format is OutputFormat.json:
+        # Written as it is built: a 10,000-tenant report is tens of MB.
+        _write_report(output, lambda out: report.write_json(the_plan, out))
     else:
-        import io
+        text = (
+            report.render_markdown(the_plan)
+            if output_format is OutputFormat.markdown
+            else _plain_text(the_plan)
+        )
+        _write_report(output, lambda out: out.write(text))
+    if output is not None:
+        render.notice(f"wrote the plan ({output_format.value}) to {output}")
 
-        from rich.console import Console
 
-        buffer = io.StringIO()
-        report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
-        text = buffer.getvalue()
+def _plain_text(the_plan: object) -> str:
+    import io
+
+    from rich.console import Console
+
+    from tenant_migrator.report import plan as report
+
+    buffer = io.StringIO()
+    report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
+    return buffer.getvalue()
+
+
+def _write_report(output: Path | None, write: Callable[[TextIO], object]) -> None:
+    """``write`` the report to stdout, or to ``output`` (UTF-8)."""
     if output is None:
-        sys.stdout.write(text)
+        write(sys.stdout)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as out:
+            write(out)
     except OSError as err:
         raise MigratorError(f"cannot write {output}: {err.strerror or err}") from None
-    render.notice(f"wrote the plan ({output_format.value}) to {output}")
 
 
 _DetailedExitcode = Annotated[
