@@ -17,7 +17,6 @@ that the write would then rewrite.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -369,7 +368,8 @@ def record_problems(
                 )
             )
     if serialized is None:
-        serialized = json.dumps(record.tenant_config, ensure_ascii=False)
+        # The record keeps exactly this text; no need to decode and encode it again.
+        serialized = record.config_json
     # Any NUL shows up in the JSON text as \u0000 (also a literal backslash + "u0000",
     # hence the walk to find it, which also names the field).
     if "\\u0000" in serialized and (pointer := nul_pointer(record.tenant_config, "")):
