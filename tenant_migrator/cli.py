@@ -100,13 +100,13 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return box[0]
 
 
-def _todo(what: str) -> None:
-    raise MigratorError(f"{what} is not implemented yet")
-
-
 Tenants = Annotated[
     list[str] | None,
-    typer.Argument(help="Only these tenants (directory names under clients/). Default: all."),
+    typer.Argument(
+        metavar="TENANT",
+        help="Only these tenants (directory names under clients/). Default: all.",
+        show_default=False,
+    ),
 ]
 
 
@@ -220,7 +220,7 @@ class RepairStatus(StrEnum):
 @migrate_app.command("repair")
 def migrate_repair(
     ctx: typer.Context,
-    version: Annotated[str, typer.Argument(help="Migration version, e.g. 011.")],
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="Migration version, e.g. 011.")],
     status: Annotated[
         RepairStatus,
         typer.Option("--status", help="Mark as applied or reverted. Edits history only."),
@@ -570,7 +570,9 @@ def import_(
 @app.command("sync")
 def sync(
     ctx: typer.Context,
-    tenant: Annotated[str, typer.Argument(help="The tenant (directory name under clients/).")],
+    tenant: Annotated[
+        str, typer.Argument(metavar="TENANT", help="The tenant (directory name under clients/).")
+    ],
     dry_run: _DryRun = False,
     no_migrate: _NoMigrate = False,
     force: _Force = False,
@@ -609,7 +611,9 @@ class HistoryFormat(StrEnum):
 @app.command("history")
 def history(
     ctx: typer.Context,
-    tenant: Annotated[str | None, typer.Argument(help="Only runs that wrote this tenant.")] = None,
+    tenant: Annotated[
+        str | None, typer.Argument(metavar="TENANT", help="Only runs that wrote this tenant.")
+    ] = None,
     output_format: Annotated[
         HistoryFormat, typer.Option("--format", help="text (table) or json.")
     ] = HistoryFormat.text,
@@ -636,7 +640,9 @@ def history(
 @app.command("rollback")
 def rollback(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run to undo (see `history`).")],
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The run to undo (see `history`).")
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be restored; write nothing.")
     ] = False,
@@ -667,7 +673,7 @@ def rollback(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    tenant: Annotated[str, typer.Argument(help="The tenant id (the row's id).")],
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")],
     output: Annotated[
         Path | None,
         typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
