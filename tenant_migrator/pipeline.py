@@ -339,9 +339,17 @@ def _unpack(
                 tenant_id, name, short, zone, currency, *rest, config_data=columns[-1]
             )
         refs = tuple(
-            # Paths and kinds repeat across thousands of tenants: one copy of each.
+            # Paths and kinds repeat across thousands of tenants: one copy of each; so
+            # do shared variables' names (tenant-scoped ones are each tenant's own).
             SecretReference(
-                intern(path), env, intern(action), literal, intern(scope), intern(why), line, col
+                intern(path),
+                intern(env) if scope == secrets.SHARED else env,
+                intern(action),
+                literal,
+                intern(scope),
+                intern(why),
+                line,
+                col,
             )
             for path, env, action, literal, scope, why, line, col in secret_tuples
         )

@@ -63,3 +63,40 @@ def test_unpacked_records_share_timezone_and_currency():
     assert first.timezone is second.timezone and first.currency is second.currency
     assert first.name == "Tenant a-one" and second.gcp_project_id == "b-two-gcp"
     assert first == build_record("a-one", _document("a-one"))
+
+
+def test_unpacked_shared_variable_names_are_shared():
+    batch = [ClientFile(t, pipeline.Path(f"/x/{t}/client.yaml")) for t in ("a-one", "b-two")]
+    shipped = [
+        (
+            None,
+            (),
+            (
+                (
+                    "/vapi/api_key",
+                    "".join(["OPENAI_", "API_KEY"]),
+                    "kept",
+                    None,
+                    "shared",
+                    "schema",
+                    3,
+                    5,
+                ),
+                (
+                    "/email/smtp/password",
+                    f"{tenant}_SMTP".upper(),
+                    "kept",
+                    None,
+                    "tenant",
+                    "schema",
+                    4,
+                    7,
+                ),
+            ),
+        )
+        for tenant in ("a-one", "b-two")
+    ]
+    first, second = pipeline._unpack(batch, shipped)
+    assert first.secrets[0].env_var == "OPENAI_API_KEY"
+    assert first.secrets[0].env_var is second.secrets[0].env_var
+    assert [s.env_var for s in second.secrets] == ["OPENAI_API_KEY", "B-TWO_SMTP"]
