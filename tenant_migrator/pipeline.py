@@ -331,11 +331,25 @@ def _unpack(
         tenant_id = client_file.tenant_id
         record = None
         if columns is not None:
-            record = TenantRecord(tenant_id, *columns[:-1], config_data=columns[-1])
+            # timezone and currency: a few dozen values across any number of tenants.
+            name, short, zone, currency, *rest = columns[:-1]
+            zone = intern(zone) if type(zone) is str else zone
+            currency = intern(currency) if type(currency) is str else currency
+            record = TenantRecord(
+                tenant_id, name, short, zone, currency, *rest, config_data=columns[-1]
+            )
         refs = tuple(
-            # Paths and kinds repeat across thousands of tenants: one copy of each.
+            # Paths and kinds repeat across thousands of tenants: one copy of each; so
+            # do shared variables' names (tenant-scoped ones are each tenant's own).
             SecretReference(
-                intern(path), env, intern(action), literal, intern(scope), intern(why), line, col
+                intern(path),
+                intern(env) if scope == secrets.SHARED else env,
+                intern(action),
+                literal,
+                intern(scope),
+                intern(why),
+                line,
+                col,
             )
             for path, env, action, literal, scope, why, line, col in secret_tuples
         )

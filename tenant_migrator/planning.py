@@ -415,19 +415,27 @@ def record_snapshot(record: TenantRecord) -> dict[str, Any]:
     }
 
 
+# One copy of each column's pointer, and one config_source add, for every create:
+# formatting them per tenant cost ~600 bytes a create (60 MB at 100,000 tenants).
+_COLUMN_POINTERS: Mapping[str, str] = {
+    name: f"/columns/{name}" for name in (*OWNED_COLUMNS, *INSERT_ONLY_COLUMNS)
+}
+_ADD_CONFIG_SOURCE = Change("/columns/config_source", Op.ADD, None, CONFIG_SOURCE)
+
+
 def create_changes(record: TenantRecord) -> tuple[Change, ...]:
     """The row a create writes, as adds: set columns, then the whole document."""
     changes = [
-        Change(f"/columns/{name}", Op.ADD, None, value)
-        for name, value in record.columns().items()
-        if value is not None
+        Change(_COLUMN_POINTERS[name], Op.ADD, None, value)
+        for name in OWNED_COLUMNS
+        if (value := getattr(record, name)) is not None
     ]
     if record.primary_email is not None:
         changes += [
-            Change(f"/columns/{name}", Op.ADD, None, record.primary_email)
+            Change(_COLUMN_POINTERS[name], Op.ADD, None, record.primary_email)
             for name in INSERT_ONLY_COLUMNS
         ]
-    changes.append(Change("/columns/config_source", Op.ADD, None, CONFIG_SOURCE))
+    changes.append(_ADD_CONFIG_SOURCE)
     changes.append(DocumentAdd(record))
     return tuple(changes)
 
