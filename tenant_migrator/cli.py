@@ -491,14 +491,6 @@ def _check_secrets_out(path: Path | None, force: bool) -> None:
         )
 
 
-def _save_secrets(path: Path, results: object, force: bool) -> None:
-    from tenant_migrator import render
-    from tenant_migrator.secrets import write_secrets_file
-
-    count = write_secrets_file(path, results, force=force)
-    render.notice(f"wrote {count} secret value(s) to {path} (mode 0600); keep it out of git")
-
-
 def _run_import(
     settings: Settings,
     load: object,
@@ -563,7 +555,7 @@ def import_(
         outcome = _run_import(settings, load, only, options, phase, started)
     report.render_import(outcome, render.stdout())
     if secrets_out is not None:
-        _save_secrets(secrets_out, load.results, force)
+        _write_secrets(secrets_out, load.results, force)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -600,7 +592,7 @@ def sync(
         outcome = _run_import(settings, load, [tenant], options, phase, started)
     report.render_import(outcome, render.stdout())
     if secrets_out is not None:
-        _save_secrets(secrets_out, load.results, force)
+        _write_secrets(secrets_out, load.results, force)
 
 
 class HistoryFormat(StrEnum):
