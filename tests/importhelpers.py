@@ -180,3 +180,12 @@ def no_secrets_left_behind(request, pg):
     literals = secret_literals(project)
     for url in urls:
         assert_no_secrets(pg, url, literals)
+
+
+def project_cli(run_cli, project: Path, database_url: str):
+    """``run(*args)``: the CLI on ``project`` against ``database_url``."""
+
+    def run(*args):
+        return run_cli("--project-dir", project, "--database-url", database_url, *args)
+
+    return run

@@ -32,17 +32,6 @@ generate = _load("generate")
 measure = _load("measure")
 
 
-def _leaves(node, path=""):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaves(value, f"{path}/{i}")
-    else:
-        yield path, node
-
-
 # --- the generator ------------------------------------------------------------------------
 
 
@@ -84,8 +73,8 @@ def test_change_files_changes_exactly_one_value_in_one_percent_of_files(tmp_path
         if tid not in changed:
             assert after == before[tid]
             continue
-        old = dict(_leaves(yaml.safe_load(before[tid])))
-        new = dict(_leaves(yaml.safe_load(after)))
+        old = dict(generate._leaves(yaml.safe_load(before[tid])))
+        new = dict(generate._leaves(yaml.safe_load(after)))
         assert old.keys() == new.keys()
         differing = [p for p in old if old[p] != new[p]]
         assert differing == [changed[tid].json_path]

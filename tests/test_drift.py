@@ -11,6 +11,7 @@ import pytest
 from importhelpers import (
     make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    project_cli,
     read_client,
     tenants_rows,
     write_client,
@@ -35,10 +36,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def tm(run_cli, project, migrated_database_url):
-    def run(*args):
-        return run_cli("--project-dir", project, "--database-url", migrated_database_url, *args)
-
-    return run
+    return project_cli(run_cli, project, migrated_database_url)
 
 
 @pytest.fixture

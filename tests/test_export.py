@@ -8,6 +8,7 @@ from importhelpers import (
     SAMPLE_IDS,
     make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    project_cli,
     tenants_rows,
 )
 
@@ -19,10 +20,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def tm(run_cli, project, migrated_database_url):
-    def run(*args):
-        return run_cli("--project-dir", project, "--database-url", migrated_database_url, *args)
-
-    return run
+    return project_cli(run_cli, project, migrated_database_url)
 
 
 def test_export_then_import_is_a_no_op_for_every_tenant(tm, project, migrated_database_url, pg):

@@ -8,6 +8,7 @@ import pytest
 from importhelpers import (
     make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    project_cli,
     read_client,
     tenants_rows,
     write_client,
@@ -21,10 +22,7 @@ def project(tmp_path):
 
 @pytest.fixture
 def tm(run_cli, project, migrated_database_url):
-    def run(*args):
-        return run_cli("--project-dir", project, "--database-url", migrated_database_url, *args)
-
-    return run
+    return project_cli(run_cli, project, migrated_database_url)
 
 
 def test_sync_creates_then_updates_one_tenant_with_history(tm, project, migrated_database_url, pg):
