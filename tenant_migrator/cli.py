@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 
@@ -20,7 +20,7 @@ from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 if TYPE_CHECKING:
-    from tenant_migrator.store import ImportOutcome
+    from tenant_migrator.importer import ImportOptions, ImportOutcome
 
 T = TypeVar("T")
 
@@ -491,26 +491,40 @@ def _check_secrets_out(path: Path | None, force: bool) -> None:
         )
 
 
-def _run_import(
+def _dry_run(settings: Settings, load: object, only: list[str] | None, force: bool) -> NoReturn:
+    """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
+    from tenant_migrator import render, store
+    from tenant_migrator.report import plan as report
+
+    the_plan = _run(store.plan(settings, load, only, force=force))
+    report.render_text(the_plan, render.stdout())
+    raise typer.Exit(1 if the_plan.has_errors else 0)
+
+
+def _import(
     settings: Settings,
-    load: object,
+    stream: object,
     only: list[str] | None,
-    options: object,
+    options: ImportOptions,
     phase: Callable[[str], None],
     started: float,
 ) -> ImportOutcome:
     import dataclasses
 
-    from tenant_migrator import render, store
+    from tenant_migrator import importer
+
+    outcome = _run(importer.import_tenants(settings, stream, only, options, on_phase=phase))
+    # The summary's duration is the whole command's, file loading included.
+    return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
+
+
+def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
+    from tenant_migrator import render
     from tenant_migrator.report import plan as report
 
-    outcome = _run(store.import_tenants(settings, load, only, options, on_phase=phase))
-    # The summary's duration is the whole command's, file loading included.
-    outcome = dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
-    if outcome.dry_run:
-        report.render_text(outcome.plan, render.stdout())
-        raise typer.Exit(1 if outcome.plan.has_errors else 0)
-    return outcome
+    report.render_import(outcome, render.stdout())
+    if secrets_out is not None:
+        _write_secrets(secrets_out, outcome.extracted, force)
 
 
 @app.command("import")
@@ -538,24 +552,22 @@ def import_(
     Exit 0 on success, 1 when nothing was written because of an error or when
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
-    from tenant_migrator import pipeline, render, store
-    from tenant_migrator.report import plan as report
+    from tenant_migrator import importer, pipeline
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    if not dry_run:
-        _check_secrets_out(secrets_out, force)
-    options = store.ImportOptions(
-        dry_run=dry_run, migrate=not no_migrate, skip_invalid=skip_invalid, force=force
-    )
+    if dry_run:
+        with _phases("loading client files"):
+            load = pipeline.load_tenants(settings, only)
+            _dry_run(settings, load, only, force)
+    _check_secrets_out(secrets_out, force)
+    options = importer.ImportOptions(migrate=not no_migrate, skip_invalid=skip_invalid, force=force)
     started = time.perf_counter()
     with _phases("loading client files") as phase:
-        load = pipeline.load_tenants(settings, only)
-        outcome = _run_import(settings, load, only, options, phase, started)
-    report.render_import(outcome, render.stdout())
-    if secrets_out is not None:
-        _write_secrets(secrets_out, load.results, force)
+        stream = pipeline.stream_tenants(settings, only)
+        outcome = _import(settings, stream, only, options, phase, started)
+    _report_import(outcome, secrets_out, force)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -576,23 +588,21 @@ def sync(
     history record as `import`. Refuses a tenant edited in the database since our
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
-    from tenant_migrator import pipeline, render, store
-    from tenant_migrator.report import plan as report
+    from tenant_migrator import importer, pipeline
 
     _bulk_mode()
     settings = _settings(ctx)
     if not dry_run:
         _check_secrets_out(secrets_out, force)
-    options = store.ImportOptions(
-        dry_run=dry_run, migrate=not no_migrate, force=force, command="sync"
-    )
+    options = importer.ImportOptions(migrate=not no_migrate, force=force, command="sync")
     started = time.perf_counter()
     with _phases(f"loading {tenant}") as phase:
         load = pipeline.LoadResult((pipeline.load_one(settings, tenant),))
-        outcome = _run_import(settings, load, [tenant], options, phase, started)
-    report.render_import(outcome, render.stdout())
-    if secrets_out is not None:
-        _write_secrets(secrets_out, load.results, force)
+        if dry_run:
+            _dry_run(settings, load, [tenant], force)
+        stream = pipeline.TenantStream.of(load)
+        outcome = _import(settings, stream, [tenant], options, phase, started)
+    _report_import(outcome, secrets_out, force)
 
 
 class HistoryFormat(StrEnum):

@@ -22,7 +22,7 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,14 +136,15 @@ def process_client_file(
     if any(p.is_error for p in problems):
         return _failed(client_file, problems)
     record = build_record(tenant_id, extraction.config, compress=compress)
-    return TenantResult(tenant_id, path, record, _sorted(problems), extraction.secrets)
+    return TenantResult(tenant_id, path, record, sorted_problems(problems), extraction.secrets)
 
 
 def _failed(client_file: discovery.ClientFile, problems: Iterable[Problem]) -> TenantResult:
-    return TenantResult(client_file.tenant_id, client_file.path, None, _sorted(problems))
+    return TenantResult(client_file.tenant_id, client_file.path, None, sorted_problems(problems))
 
 
-def _sorted(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """In the order they appear in the file."""
     return tuple(sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.json_path)))
 
 
@@ -187,7 +188,7 @@ def load_files(
     workers: int | None = None,
     start_method: str | None = None,
 ) -> list[TenantResult]:
-    """Process ``files``, in ``files`` order.
+    """Process ``files``, in ``files`` order, and keep every result.
 
     ``workers``: None decides (a pool of one worker per core for more than
     ``POOL_MIN_FILES`` files, else this process); 1 forces this process; more
@@ -196,13 +197,45 @@ def load_files(
     need no imports), else ``spawn``.
     """
     compress = len(files) > COMPRESS_RECORDS_ABOVE
+    batches = iter_batches(
+        files,
+        schema_path,
+        max_file_bytes,
+        workers=workers,
+        start_method=start_method,
+        compress=compress,
+    )
+    return [result for batch in batches for result in batch]
+
+
+def iter_batches(
+    files: Sequence[discovery.ClientFile],
+    schema_path: Path,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    *,
+    workers: int | None = None,
+    start_method: str | None = None,
+    compress: bool = False,
+) -> Iterator[list[TenantResult]]:
+    """Process ``files`` and hand the results out a batch at a time, in ``files`` order.
+
+    The streamed import consumes this: while it writes one batch, the workers
+    parse the next ones, and only a bounded window of batches is ever in flight,
+    so memory does not grow with the number of files. ``workers`` and
+    ``start_method``: see ``load_files``.
+    """
     if workers is None:
         workers = default_workers() if len(files) > POOL_MIN_FILES else 1
     if workers > 1 and len(files) > 1:
         pooled = _pooled(files, schema_path, max_file_bytes, workers, start_method, compress)
         if pooled is not None:
-            return pooled
-    return [process_client_file(f, schema_path, max_file_bytes, compress=compress) for f in files]
+            yield from pooled
+            return
+    for start in range(0, len(files), BATCH_FILES):
+        yield [
+            process_client_file(f, schema_path, max_file_bytes, compress=compress)
+            for f in files[start : start + BATCH_FILES]
+        ]
 
 
 def default_workers() -> int:
@@ -213,6 +246,12 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+# Batches queued or being processed at once, per worker: enough that no worker
+# waits while the parent handles a result; more would only let finished results
+# pile up in the parent when it is the slower side (writing to the database).
+BATCHES_IN_FLIGHT_PER_WORKER = 3
+
+
 def _pooled(
     files: Sequence[discovery.ClientFile],
     schema_path: Path,
@@ -220,12 +259,11 @@ def _pooled(
     workers: int,
     start_method: str | None,
     compress: bool,
-) -> list[TenantResult] | None:
-    """The pool's results, or None if no pool can be started here (then the
-    caller runs the plain loop: slower, same results)."""
+) -> Iterator[list[TenantResult]] | None:
+    """The pool's results batch by batch, or None if no pool can be started here
+    (then the caller runs the plain loop: slower, same results)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
     size = max(1, min(BATCH_FILES, math.ceil(len(files) / (workers * 4))))
     batches = [files[i : i + size] for i in range(0, len(files), size)]
@@ -243,23 +281,49 @@ def _pooled(
         # No /dev/shm for the pool's semaphores, no such start method, a sandbox
         # that forbids processes.
         return None
-    tasks = (
-        ([(f.tenant_id, os.fspath(f.path), f.problem) for f in batch], max_file_bytes, compress)
-        for batch in batches
-    )
-    results: list[TenantResult] = []
+    return _results_in_order(pool, batches, max_file_bytes, compress, workers)
+
+
+def _results_in_order(
+    pool: Any,
+    batches: list[Sequence[discovery.ClientFile]],
+    max_file_bytes: int,
+    compress: bool,
+    workers: int,
+) -> Iterator[list[TenantResult]]:
+    from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
+
+    def submit(batch: Sequence[discovery.ClientFile]) -> Any:
+        entries = [(f.tenant_id, os.fspath(f.path), f.problem) for f in batch]
+        return pool.submit(_run_batch, (entries, max_file_bytes, compress))
+
+    # Unlike pool.map, which submits every batch at once and keeps every result
+    # until it is read, this submits a batch only when one is taken out.
+    window = workers * BATCHES_IN_FLIGHT_PER_WORKER
+    pending = iter(batches)
+    in_flight: deque[tuple[Sequence[discovery.ClientFile], Any]] = deque()
     try:
-        for batch, shipped in zip(batches, pool.map(_run_batch, tasks), strict=True):
-            results.extend(_unpack(batch, shipped))
+        for batch in pending:
+            in_flight.append((batch, submit(batch)))
+            if len(in_flight) >= window:
+                break
+        while in_flight:
+            batch, future = in_flight.popleft()
+            shipped = future.result()
+            for following in pending:
+                in_flight.append((following, submit(following)))
+                break
+            yield list(_unpack(batch, shipped))
     except BrokenProcessPool:
         raise MigratorError(
             "a worker process loading the client files died (killed, or out of memory?); "
             "nothing was written — run the command again"
         ) from None
     finally:
-        # On Ctrl-C or an error, do not wait for the batches still queued.
+        # On Ctrl-C, an error or a consumer that stops early (GeneratorExit), do not
+        # wait for the batches still queued.
         pool.shutdown(wait=True, cancel_futures=True)
-    return results
 
 
 def _default_start_method() -> str:
@@ -371,20 +435,74 @@ def load_tenants(
     missing clients/ directory, ``SchemaError`` for a broken schema. Everything
     wrong with a client file is in its ``TenantResult``.
     """
+    schema_path, found, problems = _select(settings, only)
+    loaded = load_files(found.files, schema_path, max_file_bytes, workers=workers)
+    results = check_shared_secrets(loaded)
+    results.sort(key=lambda r: r.tenant_id)
+    return LoadResult(tuple(results), problems)
+
+
+def _select(
+    settings: Settings, only: Sequence[str] | None
+) -> tuple[Path, discovery.Discovery, tuple[Problem, ...]]:
+    """The schema to validate against (compiled: a broken one fails before any
+    file), the client files, and the problems outside any one file."""
     schema_path, own = validation.locate_schema(settings.schema_path)
-    validation.compiled_schema(schema_path)  # a broken schema fails before any file
+    validation.compiled_schema(schema_path)
     found = (
         discovery.select(settings.clients_dir, only)
         if only
         else discovery.discover(settings.clients_dir)
     )
-    loaded = load_files(found.files, schema_path, max_file_bytes, workers=workers)
-    results = check_shared_secrets(loaded)
     problems = list(found.problems)
     if not own:
         problems.append(_builtin_schema_notice(settings.schema_path))
-    results.sort(key=lambda r: r.tenant_id)
-    return LoadResult(tuple(results), tuple(problems))
+    return schema_path, found, tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStream:
+    """The selected tenants, loaded batch by batch as they are read (the streamed
+    import never holds them all). Each iteration reads the files again.
+
+    ``problems``: those that belong to no single tenant, known before any file is
+    read. Batches come in tenant-id order. Shared-secret conflicts are *not*
+    checked here (they need every file): the consumer feeds ``SharedSecrets``.
+    """
+
+    problems: tuple[Problem, ...]
+    count: int
+    _batches: Callable[[], Iterator[list[TenantResult]]]
+
+    def __iter__(self) -> Iterator[list[TenantResult]]:
+        return self._batches()
+
+    @classmethod
+    def of(cls, load_result: LoadResult) -> TenantStream:
+        """Tenants already loaded (``sync``'s one file, or a test's records), as one batch."""
+        results = list(load_result.results)
+        return cls(load_result.problems, len(results), lambda: iter([results] if results else []))
+
+
+def stream_tenants(
+    settings: Settings,
+    only: Sequence[str] | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+) -> TenantStream:
+    """Like ``load_tenants``, but the results come a batch at a time, on iteration.
+
+    Raises what ``load_tenants`` raises, before returning (unknown tenant, no
+    clients/ directory, broken schema): the files are only listed here.
+    """
+    schema_path, found, problems = _select(settings, only)
+    files = found.files
+
+    def batches() -> Iterator[list[TenantResult]]:
+        return iter_batches(files, schema_path, max_file_bytes, workers=workers)
+
+    return TenantStream(problems, len(files), batches)
 
 
 def load_one(
@@ -409,34 +527,79 @@ def _builtin_schema_notice(project_schema: Path) -> Problem:
 def check_shared_secrets(results: list[TenantResult]) -> list[TenantResult]:
     """Shared variables (OPENAI_API_KEY…) hold one value for every tenant: tenants
     whose literals for the same shared variable differ cannot be imported as is,
-    since one of them would silently start using another's key."""
-    groups: dict[str, dict[str, list[tuple[int, SecretReference]]]] = {}
-    for index, result in enumerate(results):
+    since one of them would silently start using another's key. Those results
+    become invalid (no record, the conflict as an error)."""
+    shared = SharedSecrets()
+    for result in results:
+        shared.add(result)
+    conflicts = shared.conflicts()
+    if not conflicts:
+        return results
+    return [
+        invalidated(result, conflicts[result.tenant_id])
+        if result.tenant_id in conflicts
+        else result
+        for result in results
+    ]
+
+
+def invalidated(result: TenantResult, problems: Iterable[Problem]) -> TenantResult:
+    """``result`` made invalid by ``problems`` found outside its own file."""
+    return dataclasses.replace(
+        result, record=None, problems=sorted_problems([*result.problems, *problems]), secrets=()
+    )
+
+
+class SharedSecrets:
+    """The literals given to shared variables, across every tenant added so far.
+
+    A conflict between the first and the last file makes both invalid, so the
+    verdict comes only once every tenant is in (``conflicts``). Memory is small: one
+    entry per shared literal, which few tenants have; the literal itself is kept
+    only as a fingerprint.
+    """
+
+    def __init__(self) -> None:
+        # env var → fingerprint → where each tenant gave that value
+        self._seen: dict[str, dict[str, list[tuple[str, Path, SecretReference]]]] = {}
+
+    def add(self, result: TenantResult) -> bool:
+        """Note ``result``'s shared literals; True if it has any (it may conflict)."""
+        found = False
         for ref in result.secrets:
             if ref.scope == secrets.SHARED and ref.literal is not None:
                 fingerprint = secrets.literal_fingerprint(ref.literal)
-                groups.setdefault(ref.env_var, {}).setdefault(fingerprint, []).append((index, ref))
-    broken: dict[int, list[Problem]] = {}
-    for env_var, by_value in groups.items():
-        if len(by_value) < 2:
-            continue
-        members = [member for group in by_value.values() for member in group]
-        for index, ref in members:
-            others = sorted({results[i].tenant_id for i, _ in members} - {results[index].tenant_id})
-            broken.setdefault(index, []).append(
-                Problem(
-                    results[index].path,
-                    f"this literal differs from the one in {', '.join(others)}, but both would "
-                    f"become the shared ${{{env_var}}}, which holds one value — make them the "
-                    "same, or put a per-tenant reference here and set that variable",
-                    ref.json_path,
-                    ref.line,
-                    ref.column,
+                by_value = self._seen.setdefault(ref.env_var, {})
+                by_value.setdefault(fingerprint, []).append(
+                    (result.tenant_id, result.path, _without_literal(ref))
                 )
-            )
-    for index, extra in broken.items():
-        result = results[index]
-        results[index] = dataclasses.replace(
-            result, record=None, problems=_sorted([*result.problems, *extra]), secrets=()
-        )
-    return results
+                found = True
+        return found
+
+    def conflicts(self) -> dict[str, list[Problem]]:
+        """Tenant id → one error per shared variable it disagrees on."""
+        broken: dict[str, list[Problem]] = {}
+        for env_var, by_value in self._seen.items():
+            if len(by_value) < 2:
+                continue
+            members = [member for group in by_value.values() for member in group]
+            tenants = {tenant_id for tenant_id, _, _ in members}
+            for tenant_id, path, ref in members:
+                others = sorted(tenants - {tenant_id})
+                broken.setdefault(tenant_id, []).append(
+                    Problem(
+                        path,
+                        f"this literal differs from the one in {', '.join(others)}, but both "
+                        f"would become the shared ${{{env_var}}}, which holds one value — make "
+                        "them the same, or put a per-tenant reference here and set that variable",
+                        ref.json_path,
+                        ref.line,
+                        ref.column,
+                    )
+                )
+        return broken
+
+
+def _without_literal(ref: SecretReference) -> SecretReference:
+    # Kept until every file is read: no reason to keep the secret itself that long.
+    return dataclasses.replace(ref, literal=None)

@@ -695,7 +695,8 @@ def collect_literals(items: Iterable[Any]) -> dict[str, str]:
     conflicts: dict[str, set[str]] = {}
     for item in items:
         refs = getattr(item, "secrets", None)
-        tenant = getattr(item, "tenant_id", None)
+        # A TenantResult's tenant_id, or a TenantPlan's id.
+        tenant = getattr(item, "tenant_id", None) or getattr(item, "id", None)
         for ref in [item] if refs is None else refs:
             if ref.literal is None or ref.action == KEPT:
                 continue
@@ -717,7 +718,7 @@ def collect_literals(items: Iterable[Any]) -> dict[str, str]:
 def write_secrets_file(path: Path | str, items: Iterable[Any], force: bool = False) -> int:
     """Write every extracted literal as dotenv ``NAME=value`` lines; returns the count.
 
-    ``items``: TenantResults (their ``secrets``) or SecretReferences. The file is
+    ``items``: TenantResults or TenantPlans (their ``secrets``), or SecretReferences. The file is
     created with mode 0600 from the start (never world-readable, not even for a
     moment) and refused if it exists, unless ``force`` — then it is replaced
     atomically by a new 0600 file. Values that are not plain words are written

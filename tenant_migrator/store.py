@@ -24,18 +24,16 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator import __version__
-from tenant_migrator.errors import DriftError, MigrationError, MigratorError, UsageError
+from tenant_migrator.errors import DriftError, MigratorError, UsageError
 from tenant_migrator.planning import (
     SNAPSHOT_COLUMNS,
-    Action,
     Change,
     CurrentRow,
     ImportState,
@@ -45,7 +43,6 @@ from tenant_migrator.planning import (
     diff_snapshots,
     nul_pointer,
 )
-from tenant_migrator.problems import Problem
 from tenant_migrator.record import CONFIG_SOURCE, OWNED_COLUMNS, TenantRecord
 
 if TYPE_CHECKING:
@@ -254,6 +251,21 @@ async def _read_partial_rows(
     return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), None) for r in rows}
 
 
+async def read_orphans(conn: asyncpg.Connection, loaded: Sequence[str]) -> list[CurrentRow]:
+    """Rows whose id is not in ``loaded``, each with its config_source (the only
+    part of the snapshot an orphan's plan reads) and drift hash."""
+    rows = await conn.fetch(
+        f"""
+        SELECT t.id, t.config_source, {hash_sql("t")} AS hash
+        FROM {TENANTS} t LEFT JOIN unnest($1::text[]) AS l(id) ON l.id = t.id
+        WHERE l.id IS NULL
+        ORDER BY t.id
+        """,
+        list(loaded),
+    )
+    return [CurrentRow(r["id"], {"config_source": r["config_source"]}, r["hash"]) for r in rows]
+
+
 async def make_plan(
     conn: asyncpg.Connection,
     load_result: LoadResult,
@@ -270,14 +282,12 @@ async def make_plan(
         # An empty table has nothing to compare with: skip serializing (plan only).
         proposed = payloads(load_result) if schema.has_rows else {}
     if not schema.has_rows:
-        return build_plan(load_result, {}, {}, pending, force=force, serialized=_configs(proposed))
+        return build_plan(load_result, {}, {}, pending, force=force, serialized=configs(proposed))
     rows, states = await read_rows(conn, schema, only, proposed)
-    return build_plan(
-        load_result, rows, states, pending, force=force, serialized=_configs(proposed)
-    )
+    return build_plan(load_result, rows, states, pending, force=force, serialized=configs(proposed))
 
 
-def _configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
+def configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
     return {tenant_id: p.config for tenant_id, p in proposed.items()}
 
 
@@ -285,7 +295,7 @@ def _configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def _connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, Target]]:
+async def connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, Target]]:
     from tenant_migrator import database
 
     target = database.resolve_target(settings)
@@ -316,200 +326,30 @@ async def database_errors(target: Target) -> AsyncIterator[None]:
         raise MigratorError(database.redact(message, target)) from None
 
 
-def _migration_files(settings: Settings) -> tuple[Migration, ...]:
+def migration_files(settings: Settings) -> tuple[Migration, ...]:
     from tenant_migrator import migrations
 
     return migrations.load_project_migrations(settings.project_dir)
 
 
-async def plan(settings: Settings, load_result: LoadResult, only: Sequence[str] | None) -> Plan:
-    """The plan for ``load_result``: reads only, in one read-only transaction."""
-    from tenant_migrator import migrations
-
-    files = _migration_files(settings)
-    async with (
-        _connected(settings) as (conn, _),
-        conn.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        pending = [m.label for m in await migrations.pending(conn, files)]
-        return await make_plan(conn, load_result, only, pending)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportOptions:
-    dry_run: bool = False
-    migrate: bool = True
-    skip_invalid: bool = False
-    force: bool = False
-    command: str = "import"  # or "sync"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportOutcome:
-    plan: Plan
-    run_id: int | None = None  # None: dry run, or nothing to write
-    written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
-    migrations_applied: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()  # invalid tenants left out by --skip-invalid
-    dry_run: bool = False
-    duration_s: float = 0.0
-
-    def count(self, action: str) -> int:
-        return sum(1 for a in self.written.values() if a == action)
-
-
-async def import_tenants(
+async def plan(
     settings: Settings,
     load_result: LoadResult,
     only: Sequence[str] | None,
-    options: ImportOptions,
-    on_phase: Callable[[str], None] = lambda phase: None,
-) -> ImportOutcome:
-    """import/sync: migrate, plan, refuse on invalid/blocked, write in one transaction.
-
-    ``on_phase`` is told what is happening ("migrating", "planning", "writing"),
-    for a progress display.
-    """
+    *,
+    force: bool = False,
+) -> Plan:
+    """The plan for ``load_result``: reads only, in one read-only transaction.
+    ``force``: plan blocked tenants as the updates ``import --force`` would make."""
     from tenant_migrator import migrations
 
-    started = time.perf_counter()
-    started_at = datetime.now().astimezone()
-    if not options.dry_run:
-        # Before connecting: a bad file should not even start a migration.
-        check_load(load_result, skip_invalid=options.skip_invalid)
-
-    files = _migration_files(settings)
-    async with _connected(settings) as (conn, _):
-        if options.dry_run:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                pending = [m.label for m in await migrations.pending(conn, files)]
-                the_plan = await make_plan(conn, load_result, only, pending, force=options.force)
-            return ImportOutcome(
-                plan=the_plan, dry_run=True, duration_s=time.perf_counter() - started
-            )
-
-        applied: tuple[str, ...] = ()
-        on_phase("migrating")
-        if options.migrate:
-            applied = tuple(a.migration.label for a in await migrations.apply_pending(conn, files))
-        elif pending := await migrations.pending(conn, files):
-            raise MigrationError(
-                f"{len(pending)} migration(s) pending: {', '.join(m.label for m in pending)}; "
-                "run `tenant-migrator migrate` first, or drop --no-migrate"
-            )
-
-        async with conn.transaction():
-            on_phase("planning")
-            await migrations.lock(conn)
-            # Planned again under the lock: a concurrent import may just have written.
-            # Payloads are only kept when there are rows to compare them with; into an
-            # empty table the COPY makes each as it goes (at 100,000 tenants they are
-            # 330 MB of JSON text held at once).
-            has_rows = (await read_schema(conn)).has_rows
-            proposed = payloads(load_result) if has_rows else {}
-            the_plan = await make_plan(
-                conn, load_result, only, force=options.force, proposed=proposed
-            )
-            check_plan(the_plan, skip_invalid=options.skip_invalid)
-            invalid = [t.id for t in the_plan.by_action(Action.INVALID)]
-            run_id, written = None, {}
-            if the_plan.to_write:
-                on_phase("writing")
-                run_id = await start_run(
-                    conn,
-                    options.command,
-                    started_at,
-                    forced=any(t.forced for t in the_plan.tenants),
-                )
-                written = await write_plan(conn, the_plan, run_id, proposed)
-                await finish_run(conn, run_id, _run_summary(the_plan, written, invalid, only))
-    return ImportOutcome(
-        plan=the_plan,
-        run_id=run_id,
-        written=written,
-        migrations_applied=applied,
-        skipped=tuple(invalid),
-        duration_s=time.perf_counter() - started,
-    )
-
-
-def check_load(load_result: LoadResult, *, skip_invalid: bool) -> None:
-    """Refuse the whole run when a file is invalid (unless --skip-invalid)."""
-    invalid = [(r.tenant_id, r.errors) for r in load_result.results if not r.ok]
-    _refuse_invalid(invalid, load_result.problems, skip_invalid=skip_invalid)
-
-
-def check_plan(the_plan: Plan, *, skip_invalid: bool) -> None:
-    """Refuse on invalid tenants (some are only found by planning, e.g. a value too
-    long for its column) and on rows edited in the database since our last import."""
-    invalid = [(t.id, t.errors) for t in the_plan.by_action(Action.INVALID)]
-    _refuse_invalid(invalid, the_plan.problems, skip_invalid=skip_invalid)
-    check_blocked(the_plan)
-
-
-def _refuse_invalid(
-    invalid: Sequence[tuple[str, Sequence[Problem]]],
-    problems: Sequence[Problem],
-    *,
-    skip_invalid: bool,
-) -> None:
-    broken = [p for p in problems if p.is_error]
-    if broken:
-        raise MigratorError(
-            "cannot import:\n"
-            + "\n".join(p.format() for p in broken)
-            + "\nNothing was written. Fix the problem above and run again."
-        )
-    if invalid and not skip_invalid:
-        lines = [p.format() for _, errors in invalid for p in errors]
-        raise MigratorError(
-            f"{len(invalid)} tenant(s) invalid ({', '.join(t for t, _ in invalid)}); "
-            "nothing was written:\n"
-            + "\n".join(lines)
-            + "\nFix them (`tenant-migrator validate` shows every problem), or pass "
-            "--skip-invalid to import the valid tenants only."
-        )
-
-
-def check_blocked(the_plan: Plan) -> None:
-    """Refuse the whole run when a row was edited in the database since our last import."""
-    blocked = the_plan.by_action(Action.BLOCKED)
-    if not blocked:
-        return
-    lines = []
-    for tenant in blocked:
-        lines.append(f"{tenant.id}: edited in the database since run {tenant.drift_run}:")
-        lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
-    raise DriftError(
-        f"{len(blocked)} tenant(s) changed in the database after our last import; "
-        "nothing was written:\n"
-        + "\n".join(lines)
-        + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
-        "TENANT`), or overwrite it with --force (the overwritten values go into history)."
-    )
-
-
-def _describe(change: Change) -> str:
-    from tenant_migrator.report.plan import redact_change, short_value
-
-    c = redact_change(change)
-    old, new = short_value(c.old), short_value(c.new)
-    return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"
-
-
-def _run_summary(
-    the_plan: Plan, written: Mapping[str, str], skipped: Sequence[str], only: Sequence[str] | None
-) -> dict[str, Any]:
-    summary = the_plan.summary()
-    return {
-        "plan": summary,
-        "created": sum(1 for a in written.values() if a == "create"),
-        "updated": sum(1 for a in written.values() if a == "update"),
-        "skipped": list(skipped),
-        "selection": list(only) if only is not None else None,
-        "secrets_referenced": the_plan.secrets_referenced,
-        "tool_version": __version__,
-    }
+    files = migration_files(settings)
+    async with (
+        connected(settings) as (conn, _),
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        pending = [m.label for m in await migrations.pending(conn, files)]
+        return await make_plan(conn, load_result, only, pending, force=force)
 
 
 # --- runs -------------------------------------------------------------------------------
@@ -589,7 +429,123 @@ def _write_sql() -> str:
     SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END, prev.previous,
            w.written, md5(w.written::text)
     FROM w LEFT JOIN prev ON prev.id = w.id
+    RETURNING id, action
     """
+
+
+class PlanWriter:
+    """Writes planned creates and updates, a batch at a time, inside the caller's
+    transaction (the one that holds the lock and made the plan).
+
+    Each batch is COPYed into the temp table ``tm_incoming``, written by ONE
+    set-based upsert, and the table is emptied for the next batch; what each
+    upsert wrote (and the row it replaced) collects in ``tm_written``, which
+    ``record_history`` turns into the run's history in one statement, last: the
+    history table is the last thing a run touches. Tenants that may still turn out
+    invalid once every file is read can wait in ``tm_deferred`` (``defer``) until
+    ``write_deferred``.
+    """
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.written: dict[str, str] = {}  # tenant → create/update
+        self._started = False
+
+    async def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await _prefer_lz4(self.conn)
+        await self.conn.execute(
+            """
+            CREATE TEMP TABLE tm_incoming (
+                id text PRIMARY KEY, name text, short_name text, timezone text, currency text,
+                primary_email text, gcp_project_id text, gcp_dataset text,
+                tenant_config text, expected_hash text
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE tm_deferred (LIKE tm_incoming INCLUDING INDEXES) ON COMMIT DROP;
+            CREATE TEMP TABLE tm_written (
+                id text PRIMARY KEY, action text, previous jsonb, written jsonb, hash text
+            ) ON COMMIT DROP;
+            """
+        )
+
+    async def write(
+        self, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload] | None = None
+    ) -> dict[str, str]:
+        """Write ``todo`` (creates and updates); returns tenant → action.
+
+        ``proposed``: the payloads the plan was made with (saves serializing again).
+        Raises ``DriftError`` when a row changed since it was planned: the caller's
+        transaction must then roll back (all or nothing).
+        """
+        if not todo:
+            return {}
+        await self._start()
+        await self._copy("tm_incoming", todo, proposed or {})
+        return await self._write_incoming(len(todo))
+
+    async def defer(
+        self, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload] | None = None
+    ) -> None:
+        """Keep ``todo`` aside (in the database, not in memory) for ``write_deferred``."""
+        if todo:
+            await self._start()
+            await self._copy("tm_deferred", todo, proposed or {})
+
+    async def write_deferred(self, leave_out: Iterable[str] = ()) -> dict[str, str]:
+        """Write what ``defer`` kept, except the tenants in ``leave_out``."""
+        if not self._started:
+            return {}
+        count = await self.conn.fetchval(
+            """
+            WITH moved AS (
+                INSERT INTO tm_incoming SELECT * FROM tm_deferred
+                WHERE NOT (id = ANY($1::text[])) RETURNING 1
+            ) SELECT count(*) FROM moved
+            """,
+            list(leave_out),
+        )
+        await self.conn.execute("TRUNCATE tm_deferred")
+        return await self._write_incoming(count) if count else {}
+
+    async def record_history(self, run_id: int) -> None:
+        """Every tenant written so far: the values replaced, and the hash written."""
+        if self.written:
+            await self.conn.execute(
+                f"""
+                INSERT INTO {RUN_TENANTS} (run_id, tenant_id, action, previous, written,
+                                           new_hash, baseline_run, baseline_hash)
+                SELECT $1, id, action, previous, written, hash, $1, hash FROM tm_written
+                """,
+                run_id,
+            )
+
+    async def _copy(
+        self, table: str, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload]
+    ) -> None:
+        await self.conn.copy_records_to_table(
+            table, records=_incoming_records(todo, proposed), columns=list(_INCOMING_COLUMNS)
+        )
+
+    async def _write_incoming(self, expected: int) -> dict[str, str]:
+        rows = await self.conn.fetch(_write_sql())
+        if len(rows) != expected:
+            ids = {r["id"] for r in rows}
+            planned = {r["id"] for r in await self.conn.fetch("SELECT id FROM tm_incoming")}
+            missing = sorted(planned - ids)
+            # Raising rolls the whole transaction back: all or nothing.
+            raise DriftError(
+                f"{len(missing)} tenant(s) changed in the database while this run was "
+                f"writing: {', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}; "
+                "nothing was written. Run the command again to see the new plan."
+            )
+        # A new file for the next batch; emptying it with DELETE would leave every
+        # batch's dead rows for the next one's scans to wade through.
+        await self.conn.execute("TRUNCATE tm_incoming")
+        batch = {r["id"]: r["action"] for r in rows}
+        self.written.update(batch)
+        return batch
 
 
 async def write_plan(
@@ -598,52 +554,12 @@ async def write_plan(
     run_id: int,
     proposed: Mapping[str, Payload] | None = None,
 ) -> dict[str, str]:
-    """Write the plan's creates and updates and their history. Call inside the
-    transaction that holds the lock and built the plan. Returns tenant → action.
-
-    ``proposed``: the payloads the plan was made with (saves serializing again).
+    """Write the plan's creates and updates and their history in one go. Call inside
+    the transaction that holds the lock and built the plan. Returns tenant → action.
     """
-    todo = the_plan.to_write
-    await _prefer_lz4(conn)
-    await conn.execute(
-        """
-        CREATE TEMP TABLE tm_incoming (
-            id text PRIMARY KEY, name text, short_name text, timezone text, currency text,
-            primary_email text, gcp_project_id text, gcp_dataset text,
-            tenant_config text, expected_hash text
-        ) ON COMMIT DROP;
-        CREATE TEMP TABLE tm_written (
-            id text PRIMARY KEY, action text, previous jsonb, written jsonb, hash text
-        ) ON COMMIT DROP;
-        """
-    )
-    await conn.copy_records_to_table(
-        "tm_incoming",
-        records=_incoming_records(todo, proposed or {}),
-        columns=list(_INCOMING_COLUMNS),
-    )
-    await conn.execute(_write_sql())
-    # A separate statement from the upsert (not one more CTE): the history table is
-    # the last thing touched, which the crash test relies on to stop us mid-way.
-    rows = await conn.fetch(
-        f"""
-        INSERT INTO {RUN_TENANTS}
-            (run_id, tenant_id, action, previous, written, new_hash, baseline_run, baseline_hash)
-        SELECT $1, id, action, previous, written, hash, $1, hash
-        FROM tm_written
-        RETURNING tenant_id, action
-        """,
-        run_id,
-    )
-    written = {r["tenant_id"]: r["action"] for r in rows}
-    missing = sorted({t.id for t in todo} - set(written))
-    if missing:
-        # Raising rolls the whole transaction back: all or nothing.
-        raise DriftError(
-            f"{len(missing)} tenant(s) changed in the database while this run was writing: "
-            f"{', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}; nothing was "
-            "written. Run the command again to see the new plan."
-        )
+    writer = PlanWriter(conn)
+    written = await writer.write(the_plan.to_write, proposed)
+    await writer.record_history(run_id)
     return written
 
 
@@ -708,7 +624,7 @@ async def list_runs(
     settings: Settings, tenant: str | None = None, limit: int = 50
 ) -> list[RunInfo] | None:
     """Newest first; None when the history tables do not exist yet (013 not applied)."""
-    async with _connected(settings) as (conn, _), conn.transaction(readonly=True):
+    async with connected(settings) as (conn, _), conn.transaction(readonly=True):
         if not (await read_schema(conn)).history:
             return None
         rows = await conn.fetch(
@@ -778,7 +694,7 @@ async def rollback(
     from tenant_migrator import migrations
 
     started_at = datetime.now().astimezone()
-    async with _connected(settings) as (conn, _), conn.transaction():
+    async with connected(settings) as (conn, _), conn.transaction():
         await migrations.lock(conn)
         schema = await read_schema(conn)
         if not schema.history or not schema.complete:
@@ -943,7 +859,7 @@ async def read_snapshot(settings: Settings, tenant_id: str) -> dict[str, Any]:
     """One tenant's owned columns and tenant_config, for export."""
     import difflib
 
-    async with _connected(settings) as (conn, _), conn.transaction(readonly=True):
+    async with connected(settings) as (conn, _), conn.transaction(readonly=True):
         schema = await read_schema(conn)
         if not schema.complete:
             raise MigratorError(

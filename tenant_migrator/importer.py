@@ -1,0 +1,381 @@
+"""import and sync: plan and write the tenants batch by batch, in one transaction.
+
+The client files are read by ``pipeline.stream_tenants`` a batch at a time (the
+process pool parses the next batches meanwhile), and each batch is planned
+against its own rows and written at once, inside ONE transaction that holds the
+tool's advisory lock. So parsing, planning and the database's work overlap, and
+memory holds one batch plus a small summary per tenant, not every document.
+
+"Nothing is written" still means nothing:
+
+* an invalid file, a value the database would refuse, or a row edited since our
+  last import fails the run at the end, and the transaction rolls back every
+  batch it wrote; every such tenant is listed, not just the first;
+* when migrations are pending, every file is checked *before* they are applied
+  (a first pass that reads the files and keeps only the verdicts), so a bad file
+  does not leave a migrated database behind;
+* two tenants giving one shared variable different literals are only found once
+  every file is read: with --skip-invalid, tenants holding shared literals wait
+  in the database (``PlanWriter.defer``) and are written last, without those in
+  conflict; without it, any conflict fails the run anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tenant_migrator import __version__, secrets, store
+from tenant_migrator.errors import DriftError, MigrationError, MigratorError
+from tenant_migrator.pipeline import (
+    LoadResult,
+    SharedSecrets,
+    TenantResult,
+    TenantStream,
+    sorted_problems,
+)
+from tenant_migrator.planning import (
+    Action,
+    Change,
+    CurrentRow,
+    Plan,
+    TenantPlan,
+    build_plan,
+    plan_orphan,
+    plan_tenant,
+    record_problems,
+)
+from tenant_migrator.problems import Problem
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from tenant_migrator.migrations import Migration
+    from tenant_migrator.settings import Settings
+
+# The import's report draws each written tenant's changes only when this many or
+# fewer were written; past that, only counts. Changes are kept for that many.
+WRITTEN_LINES_UP_TO = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    migrate: bool = True
+    skip_invalid: bool = False
+    force: bool = False
+    command: str = "import"  # or "sync"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """What an import did. ``plan`` holds every selected tenant's action, but the
+    documents and changes only of the first ``WRITTEN_LINES_UP_TO`` tenants written
+    (the report shows no more), and of each tenant only the secrets extracted from
+    literals."""
+
+    plan: Plan
+    run_id: int | None = None  # None: nothing to write
+    written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
+    migrations_applied: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # invalid tenants left out by --skip-invalid
+    duration_s: float = 0.0
+
+    def count(self, action: str) -> int:
+        return sum(1 for a in self.written.values() if a == action)
+
+    @property
+    def extracted(self) -> tuple[TenantPlan, ...]:
+        """The loaded tenants whose literals --secrets-out saves (not the invalid ones)."""
+        return tuple(t for t in self.plan.tenants if t.secrets and t.action is not Action.INVALID)
+
+
+async def import_tenants(
+    settings: Settings,
+    stream: TenantStream,
+    only: Sequence[str] | None,
+    options: ImportOptions,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> ImportOutcome:
+    """Migrate (after checking every file), then plan and write every batch in one
+    transaction, refusing at the end on invalid or blocked tenants.
+
+    ``on_phase`` is told what is happening, for a progress display.
+    """
+    from tenant_migrator import migrations
+
+    started = time.perf_counter()
+    started_at = datetime.now().astimezone()
+    refuse_invalid((), stream.problems, skip_invalid=options.skip_invalid)
+    files = store.migration_files(settings)
+    async with store.connected(settings) as (conn, _):
+        applied = await _migrate(conn, files, stream, options, on_phase)
+        async with conn.transaction():
+            await migrations.lock(conn)
+            run = BatchedImport(conn, await store.read_schema(conn), only, options)
+            done = 0
+            on_phase(f"loading client files, planning and writing: 0 of {stream.count:,}")
+            # Reading the next batch blocks this event loop while it waits for the
+            # workers; nothing else runs on it, and the database works meanwhile.
+            for batch in stream:
+                await run.add(batch)
+                done += len(batch)
+                on_phase(
+                    f"loading client files, planning and writing: {done:,} of {stream.count:,}"
+                )
+            on_phase("finishing the run")
+            the_plan = await run.finish(stream.problems)
+            run_id = None
+            if run.writer.written:
+                run_id = await store.start_run(
+                    conn,
+                    options.command,
+                    started_at,
+                    forced=any(t.forced for t in the_plan.tenants),
+                )
+                await run.writer.record_history(run_id)
+                skipped = [t.id for t in the_plan.by_action(Action.INVALID)]
+                summary = run_summary(the_plan, run.writer.written, skipped, only)
+                await store.finish_run(conn, run_id, summary)
+    return ImportOutcome(
+        plan=the_plan,
+        run_id=run_id,
+        written=run.writer.written,
+        migrations_applied=applied,
+        skipped=tuple(t.id for t in the_plan.by_action(Action.INVALID)),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+async def _migrate(
+    conn: asyncpg.Connection,
+    files: Sequence[Migration],
+    stream: TenantStream,
+    options: ImportOptions,
+    on_phase: Callable[[str], None],
+) -> tuple[str, ...]:
+    from tenant_migrator import migrations
+
+    pending = await migrations.pending(conn, files)
+    if not pending:
+        return ()
+    if not options.migrate:
+        raise MigrationError(
+            f"{len(pending)} migration(s) pending: {', '.join(m.label for m in pending)}; "
+            "run `tenant-migrator migrate` first, or drop --no-migrate"
+        )
+    if not options.skip_invalid:
+        on_phase("checking client files")
+        check_files(stream)
+    on_phase("migrating")
+    return tuple(a.migration.label for a in await migrations.apply_pending(conn, files))
+
+
+def check_files(stream: TenantStream) -> None:
+    """Refuse when any file is invalid, before anything touches the database.
+
+    Reads every file (results are dropped as they come: only the verdicts stay),
+    and checks what planning would refuse without looking at a row.
+    """
+    shared = SharedSecrets()
+    invalid: dict[str, list[Problem]] = {}
+    for batch in stream:
+        for result in batch:
+            shared.add(result)
+            if result.record is None:
+                invalid[result.tenant_id] = list(result.errors)
+            elif problems := record_problems(result.record, result.path):
+                invalid[result.tenant_id] = list(problems)
+    for tenant_id, problems in shared.conflicts().items():
+        invalid.setdefault(tenant_id, []).extend(problems)
+    refuse_invalid(
+        [(t, sorted_problems(invalid[t])) for t in sorted(invalid)],
+        stream.problems,
+        skip_invalid=False,
+    )
+
+
+class BatchedImport:
+    """One import's state across its batches, inside the writing transaction."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        schema: store.Schema,
+        only: Sequence[str] | None,
+        options: ImportOptions,
+    ) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.options = options
+        self.writer = store.PlanWriter(conn)
+        self.shared = SharedSecrets()
+        self.tenants: list[TenantPlan] = []
+        self.refused = False  # an invalid or blocked tenant: this run will not commit
+        self.invalid_file = False  # ... because of a file: planning the rest is moot
+        self._detailed = 0  # writers whose changes are kept for the report
+        # Every loaded id, for the orphan check (a whole-project run only).
+        self._loaded: list[str] | None = [] if only is None else None
+
+    async def add(self, batch: Sequence[TenantResult]) -> None:
+        """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
+        may_conflict = set()
+        for result in batch:
+            if self.shared.add(result):
+                may_conflict.add(result.tenant_id)
+            if self._loaded is not None:
+                self._loaded.append(result.tenant_id)
+        if not self.options.skip_invalid and any(r.record is None for r in batch):
+            self.invalid_file = self.refused = True
+        if self.invalid_file:
+            # Failing anyway: only find the other invalid files, to list them all.
+            for result in batch:
+                if result.record is None:
+                    self._keep(plan_tenant(result, None, None))
+            return
+
+        loaded = LoadResult(tuple(batch))
+        proposed = store.payloads(loaded)
+        rows: Mapping[str, CurrentRow] = {}
+        states: Mapping[str, Any] = {}
+        if self.schema.has_rows:
+            rows, states = await store.read_rows(
+                self.conn, self.schema, [r.tenant_id for r in batch], proposed
+            )
+        planned = build_plan(
+            loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
+        )
+        for tenant in planned.tenants:
+            if tenant.action is Action.BLOCKED or (
+                tenant.action is Action.INVALID and not self.options.skip_invalid
+            ):
+                self.refused = True
+            self._keep(tenant)
+        if self.refused:
+            return
+        todo = planned.to_write
+        if self.options.skip_invalid and may_conflict:
+            await self.writer.defer([t for t in todo if t.id in may_conflict], proposed)
+            todo = tuple(t for t in todo if t.id not in may_conflict)
+        await self.writer.write(todo, proposed)
+
+    async def finish(self, problems: Sequence[Problem]) -> Plan:
+        """The whole plan; refuses (raises) on invalid or blocked tenants, else
+        writes what waited for the shared-secret verdict."""
+        conflicts = self.shared.conflicts()
+        if conflicts:
+            self.tenants = [
+                _conflicted(t, conflicts[t.id]) if t.id in conflicts else t for t in self.tenants
+            ]
+        tenants = sorted(self.tenants, key=lambda t: t.id)
+        invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
+        refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
+        check_blocked([t for t in tenants if t.action is Action.BLOCKED])
+        await self.writer.write_deferred(leave_out=conflicts)
+        if self._loaded is not None and self.schema.has_rows:
+            orphans = await store.read_orphans(self.conn, self._loaded)
+            tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
+        return Plan(tuple(tenants), problems=tuple(problems))
+
+    def _keep(self, tenant: TenantPlan) -> None:
+        """What the outcome needs of ``tenant``: never its record (the document);
+        its changes only while the report may still draw them."""
+        detailed = tenant.action is Action.UPDATE and self._detailed < WRITTEN_LINES_UP_TO
+        if tenant.action is Action.UPDATE and detailed:
+            self._detailed += 1
+        literals = tuple(
+            s for s in tenant.secrets if s.literal is not None and s.action != secrets.KEPT
+        )
+        keep_changes = detailed or tenant.action is Action.BLOCKED
+        self.tenants.append(
+            dataclasses.replace(
+                tenant,
+                record=None,
+                changes=tenant.changes if keep_changes else (),
+                drift=tenant.drift if keep_changes else (),
+                secrets=literals,
+            )
+        )
+
+
+def _conflicted(tenant: TenantPlan, problems: Iterable[Problem]) -> TenantPlan:
+    # As pipeline.check_shared_secrets makes it when every file is loaded at once.
+    return TenantPlan(
+        tenant.id,
+        Action.INVALID,
+        errors=sorted_problems([*tenant.errors, *problems]),
+        warnings=tenant.warnings,
+        path=tenant.path,
+    )
+
+
+# --- refusing ------------------------------------------------------------------------------
+
+
+def refuse_invalid(
+    invalid: Sequence[tuple[str, Sequence[Problem]]],
+    problems: Sequence[Problem],
+    *,
+    skip_invalid: bool,
+) -> None:
+    """Refuse the whole run on a problem outside any tenant, or an invalid tenant
+    (unless --skip-invalid)."""
+    broken = [p for p in problems if p.is_error]
+    if broken:
+        raise MigratorError(
+            "cannot import:\n"
+            + "\n".join(p.format() for p in broken)
+            + "\nNothing was written. Fix the problem above and run again."
+        )
+    if invalid and not skip_invalid:
+        lines = [p.format() for _, errors in invalid for p in errors]
+        raise MigratorError(
+            f"{len(invalid)} tenant(s) invalid ({', '.join(t for t, _ in invalid)}); "
+            "nothing was written:\n"
+            + "\n".join(lines)
+            + "\nFix them (`tenant-migrator validate` shows every problem), or pass "
+            "--skip-invalid to import the valid tenants only."
+        )
+
+
+def check_blocked(blocked: Sequence[TenantPlan]) -> None:
+    """Refuse the whole run when a row was edited in the database since our last import."""
+    if not blocked:
+        return
+    lines = []
+    for tenant in blocked:
+        lines.append(f"{tenant.id}: edited in the database since run {tenant.drift_run}:")
+        lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
+    raise DriftError(
+        f"{len(blocked)} tenant(s) changed in the database after our last import; "
+        "nothing was written:\n"
+        + "\n".join(lines)
+        + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
+        "TENANT`), or overwrite it with --force (the overwritten values go into history)."
+    )
+
+
+def _describe(change: Change) -> str:
+    from tenant_migrator.report.plan import redact_change, short_value
+
+    c = redact_change(change)
+    old, new = short_value(c.old), short_value(c.new)
+    return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"
+
+
+def run_summary(
+    the_plan: Plan, written: Mapping[str, str], skipped: Sequence[str], only: Sequence[str] | None
+) -> dict[str, Any]:
+    """What the run row records about the run."""
+    return {
+        "plan": the_plan.summary(),
+        "created": sum(1 for a in written.values() if a == "create"),
+        "updated": sum(1 for a in written.values() if a == "update"),
+        "skipped": list(skipped),
+        "selection": list(only) if only is not None else None,
+        "secrets_referenced": the_plan.secrets_referenced,
+        "tool_version": __version__,
+    }
