@@ -20,7 +20,8 @@ from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 if TYPE_CHECKING:
-    from tenant_migrator.importer import ImportOptions, ImportOutcome
+    from tenant_migrator.pipeline import TenantStream
+    from tenant_migrator.streaming import ImportOptions, ImportOutcome
 
 T = TypeVar("T")
 
@@ -436,15 +437,14 @@ def plan(
     Exit 0 on success (with --detailed-exitcode: 0 nothing to do, 2 changes
     pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
     """
-    from tenant_migrator import pipeline, store
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
     with _phases("loading client files") as phase:
-        load = pipeline.load_tenants(settings, only)
-        phase("reading the tenants table")
-        the_plan = _run(store.plan(settings, load, only))
+        stream = pipeline.stream_tenants(settings, only)
+        the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
     _emit_plan(the_plan, output_format, output)
     if the_plan.has_errors:
         raise typer.Exit(1)
@@ -491,19 +491,25 @@ def _check_secrets_out(path: Path | None, force: bool) -> None:
         )
 
 
-def _dry_run(settings: Settings, load: object, only: list[str] | None, force: bool) -> NoReturn:
+def _dry_run(
+    settings: Settings,
+    stream: TenantStream,
+    only: list[str] | None,
+    force: bool,
+    phase: Callable[[str], None],
+) -> NoReturn:
     """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
-    from tenant_migrator import render, store
+    from tenant_migrator import render, streaming
     from tenant_migrator.report import plan as report
 
-    the_plan = _run(store.plan(settings, load, only, force=force))
+    the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
     report.render_text(the_plan, render.stdout())
     raise typer.Exit(1 if the_plan.has_errors else 0)
 
 
 def _import(
     settings: Settings,
-    stream: object,
+    stream: TenantStream,
     only: list[str] | None,
     options: ImportOptions,
     phase: Callable[[str], None],
@@ -511,9 +517,9 @@ def _import(
 ) -> ImportOutcome:
     import dataclasses
 
-    from tenant_migrator import importer
+    from tenant_migrator import streaming
 
-    outcome = _run(importer.import_tenants(settings, stream, only, options, on_phase=phase))
+    outcome = _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
     # The summary's duration is the whole command's, file loading included.
     return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
@@ -552,17 +558,18 @@ def import_(
     Exit 0 on success, 1 when nothing was written because of an error or when
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
-    from tenant_migrator import importer, pipeline
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
     if dry_run:
-        with _phases("loading client files"):
-            load = pipeline.load_tenants(settings, only)
-            _dry_run(settings, load, only, force)
+        with _phases("loading client files") as phase:
+            _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
     _check_secrets_out(secrets_out, force)
-    options = importer.ImportOptions(migrate=not no_migrate, skip_invalid=skip_invalid, force=force)
+    options = streaming.ImportOptions(
+        migrate=not no_migrate, skip_invalid=skip_invalid, force=force
+    )
     started = time.perf_counter()
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
@@ -588,19 +595,20 @@ def sync(
     history record as `import`. Refuses a tenant edited in the database since our
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
-    from tenant_migrator import importer, pipeline
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     if not dry_run:
         _check_secrets_out(secrets_out, force)
-    options = importer.ImportOptions(migrate=not no_migrate, force=force, command="sync")
+    options = streaming.ImportOptions(migrate=not no_migrate, force=force, command="sync")
     started = time.perf_counter()
     with _phases(f"loading {tenant}") as phase:
-        load = pipeline.LoadResult((pipeline.load_one(settings, tenant),))
+        stream = pipeline.TenantStream.of(
+            pipeline.LoadResult((pipeline.load_one(settings, tenant),))
+        )
         if dry_run:
-            _dry_run(settings, load, [tenant], force)
-        stream = pipeline.TenantStream.of(load)
+            _dry_run(settings, stream, [tenant], force, phase)
         outcome = _import(settings, stream, [tenant], options, phase, started)
     _report_import(outcome, secrets_out, force)
 

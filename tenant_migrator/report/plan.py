@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from tenant_migrator.store import ImportOutcome, RollbackOutcome, RunInfo
+    from tenant_migrator.store import RollbackOutcome, RunInfo
+    from tenant_migrator.streaming import ImportOutcome
 
 FORMAT_VERSION = 1
 
@@ -463,7 +464,8 @@ def render_text(plan: Plan, console: Console) -> None:
 
 # --- import / sync / history / rollback ----------------------------------------------------
 
-# An import prints one line per written tenant up to this many, then only counts.
+# An import prints one line per written tenant up to this many, then only counts
+# (the import's outcome keeps the changes of that many, no more).
 WRITTEN_LINES_UP_TO = 50
 
 

@@ -22,9 +22,12 @@ memory holds one batch plus a small summary per tenant, not every document.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,16 +53,13 @@ from tenant_migrator.planning import (
     record_problems,
 )
 from tenant_migrator.problems import Problem
+from tenant_migrator.report.plan import WRITTEN_LINES_UP_TO
 
 if TYPE_CHECKING:
     import asyncpg
 
     from tenant_migrator.migrations import Migration
     from tenant_migrator.settings import Settings
-
-# The import's report draws each written tenant's changes only when this many or
-# fewer were written; past that, only counts. Changes are kept for that many.
-WRITTEN_LINES_UP_TO = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,39 +115,72 @@ async def import_tenants(
         applied = await _migrate(conn, files, stream, options, on_phase)
         async with conn.transaction():
             await migrations.lock(conn)
-            run = BatchedImport(conn, await store.read_schema(conn), only, options)
-            done = 0
-            on_phase(f"loading client files, planning and writing: 0 of {stream.count:,}")
-            # Reading the next batch blocks this event loop while it waits for the
-            # workers; nothing else runs on it, and the database works meanwhile.
-            for batch in stream:
-                await run.add(batch)
-                done += len(batch)
-                on_phase(
-                    f"loading client files, planning and writing: {done:,} of {stream.count:,}"
-                )
+            writer = store.PlanWriter(conn)
+            run = BatchedRun(conn, await store.read_schema(conn), only, options, writer)
+            await _feed(run, stream, on_phase, "loading client files, planning and writing")
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
-            run_id = None
-            if run.writer.written:
+            written, run_id = writer.written, None
+            if written:
                 run_id = await store.start_run(
                     conn,
                     options.command,
                     started_at,
                     forced=any(t.forced for t in the_plan.tenants),
                 )
-                await run.writer.record_history(run_id)
+                await writer.record_history(run_id)
                 skipped = [t.id for t in the_plan.by_action(Action.INVALID)]
-                summary = run_summary(the_plan, run.writer.written, skipped, only)
+                summary = run_summary(the_plan, written, skipped, only)
                 await store.finish_run(conn, run_id, summary)
     return ImportOutcome(
         plan=the_plan,
         run_id=run_id,
-        written=run.writer.written,
+        written=written,
         migrations_applied=applied,
         skipped=tuple(t.id for t in the_plan.by_action(Action.INVALID)),
         duration_s=time.perf_counter() - started,
     )
+
+
+async def plan_tenants(
+    settings: Settings,
+    stream: TenantStream,
+    only: Sequence[str] | None,
+    *,
+    force: bool = False,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> Plan:
+    """The plan for the stream's tenants: reads only, in one read-only transaction
+    (one snapshot of the table for every batch). ``force``: plan blocked tenants
+    as the updates ``import --force`` would make."""
+    from tenant_migrator import migrations
+
+    files = store.migration_files(settings)
+    async with (
+        store.connected(settings) as (conn, _),
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        pending = [m.label for m in await migrations.pending(conn, files)]
+        options = ImportOptions(force=force)
+        run = BatchedRun(conn, await store.read_schema(conn), only, options)
+        await _feed(run, stream, on_phase, "loading client files and reading the tenants table")
+        return await run.finish(stream.problems, pending)
+
+
+async def _feed(
+    run: BatchedRun, stream: TenantStream, on_phase: Callable[[str], None], doing: str
+) -> None:
+    done = 0
+    on_phase(f"{doing}: 0 of {stream.count:,}")
+    async with ReadAhead(stream) as batches:
+        try:
+            async for batch in batches:
+                await run.add(batch)
+                done += len(batch)
+                on_phase(f"{doing}: {done:,} of {stream.count:,}")
+        except BaseException:
+            await run.settle(quietly=True)
+            raise
 
 
 async def _migrate(
@@ -198,8 +231,13 @@ def check_files(stream: TenantStream) -> None:
     )
 
 
-class BatchedImport:
-    """One import's state across its batches, inside the writing transaction."""
+class BatchedRun:
+    """One plan's or import's state across its batches, inside its transaction.
+
+    ``writer``: None for a plan (read only; every tenant's plan kept whole, for
+    the reports); a ``PlanWriter`` for an import (writes each batch while nothing
+    refused the run; keeps a summary of each tenant, see ``_keep``).
+    """
 
     def __init__(
         self,
@@ -207,28 +245,33 @@ class BatchedImport:
         schema: store.Schema,
         only: Sequence[str] | None,
         options: ImportOptions,
+        writer: store.PlanWriter | None = None,
     ) -> None:
         self.conn = conn
         self.schema = schema
         self.options = options
-        self.writer = store.PlanWriter(conn)
+        self.writer = writer
         self.shared = SharedSecrets()
         self.tenants: list[TenantPlan] = []
         self.refused = False  # an invalid or blocked tenant: this run will not commit
         self.invalid_file = False  # ... because of a file: planning the rest is moot
         self._detailed = 0  # writers whose changes are kept for the report
+        # The write of the previous batch, still running in the database while this
+        # process plans the next one (one connection: one statement at a time).
+        self._writing: asyncio.Future[None] | None = None
         # Every loaded id, for the orphan check (a whole-project run only).
         self._loaded: list[str] | None = [] if only is None else None
 
     async def add(self, batch: Sequence[TenantResult]) -> None:
         """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
+        writing = self.writer is not None
         may_conflict = set()
         for result in batch:
             if self.shared.add(result):
                 may_conflict.add(result.tenant_id)
             if self._loaded is not None:
                 self._loaded.append(result.tenant_id)
-        if not self.options.skip_invalid and any(r.record is None for r in batch):
+        if writing and not self.options.skip_invalid and any(r.record is None for r in batch):
             self.invalid_file = self.refused = True
         if self.invalid_file:
             # Failing anyway: only find the other invalid files, to list them all.
@@ -242,43 +285,63 @@ class BatchedImport:
         rows: Mapping[str, CurrentRow] = {}
         states: Mapping[str, Any] = {}
         if self.schema.has_rows:
+            await self.settle()
             rows, states = await store.read_rows(
                 self.conn, self.schema, [r.tenant_id for r in batch], proposed
             )
         planned = build_plan(
             loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
         )
+        if self.writer is None:
+            self.tenants.extend(planned.tenants)
+            return
         for tenant in planned.tenants:
             if tenant.action is Action.BLOCKED or (
                 tenant.action is Action.INVALID and not self.options.skip_invalid
             ):
                 self.refused = True
             self._keep(tenant)
-        if self.refused:
-            return
         todo = planned.to_write
+        if self.refused or not todo:
+            return
+        await self.settle()
         if self.options.skip_invalid and may_conflict:
             await self.writer.defer([t for t in todo if t.id in may_conflict], proposed)
             todo = tuple(t for t in todo if t.id not in may_conflict)
-        await self.writer.write(todo, proposed)
+        self._writing = asyncio.ensure_future(self.writer.add(todo, proposed))
 
-    async def finish(self, problems: Sequence[Problem]) -> Plan:
-        """The whole plan; refuses (raises) on invalid or blocked tenants, else
-        writes what waited for the shared-secret verdict."""
+    async def settle(self, *, quietly: bool = False) -> None:
+        """Wait for the write still running. ``quietly``: the run is failing
+        already; stop the write and swallow what it raises."""
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return
+        if not quietly:
+            await writing
+            return
+        writing.cancel()
+        with contextlib.suppress(BaseException):
+            await writing
+
+    async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
+        """The whole plan. An import refuses (raises) on invalid or blocked tenants,
+        else writes what waited for the shared-secret verdict."""
+        await self.settle()
         conflicts = self.shared.conflicts()
         if conflicts:
             self.tenants = [
                 _conflicted(t, conflicts[t.id]) if t.id in conflicts else t for t in self.tenants
             ]
         tenants = sorted(self.tenants, key=lambda t: t.id)
-        invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
-        refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
-        check_blocked([t for t in tenants if t.action is Action.BLOCKED])
-        await self.writer.write_deferred(leave_out=conflicts)
+        if self.writer is not None:
+            invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
+            refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
+            check_blocked([t for t in tenants if t.action is Action.BLOCKED])
+            await self.writer.write_deferred(leave_out=conflicts)
         if self._loaded is not None and self.schema.has_rows:
-            orphans = await store.read_orphans(self.conn, self._loaded)
+            orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
             tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
-        return Plan(tuple(tenants), problems=tuple(problems))
+        return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
 
     def _keep(self, tenant: TenantPlan) -> None:
         """What the outcome needs of ``tenant``: never its record (the document);
@@ -310,6 +373,53 @@ def _conflicted(tenant: TenantPlan, problems: Iterable[Problem]) -> TenantPlan:
         warnings=tenant.warnings,
         path=tenant.path,
     )
+
+
+class ReadAhead:
+    """The stream's batches, each next one read in a thread while the caller works
+    on the current one (waiting for the pool's workers, and unpacking what they
+    send, then overlap with planning and with the database's work)."""
+
+    _END: Any = object()
+
+    def __init__(self, batches: Iterable[list[TenantResult]]) -> None:
+        self._batches: Iterator[list[TenantResult]] = iter(batches)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="tenant-migrator-reader")
+        self._upcoming: asyncio.Future[Any] | None = None
+        self._started = False
+
+    def __aiter__(self) -> ReadAhead:
+        return self
+
+    async def __anext__(self) -> list[TenantResult]:
+        if not self._started:
+            # The first batch in this thread: that starts the pool, and the workers
+            # are forked from the thread that holds no lock mid-way.
+            self._started = True
+            batch = next(self._batches, self._END)
+        else:
+            assert self._upcoming is not None
+            batch = await self._upcoming
+        if batch is self._END:
+            self._upcoming = None
+            raise StopAsyncIteration
+        loop = asyncio.get_running_loop()
+        self._upcoming = loop.run_in_executor(self._reader, next, self._batches, self._END)
+        return batch
+
+    async def __aenter__(self) -> ReadAhead:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # On an error: let the read in progress finish (a batch at most), then stop
+        # the pool (closing the generator cancels the batches still queued).
+        if self._upcoming is not None:
+            with contextlib.suppress(BaseException):
+                await self._upcoming
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+        self._reader.shutdown(wait=True)
 
 
 # --- refusing ------------------------------------------------------------------------------
