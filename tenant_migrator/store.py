@@ -24,7 +24,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -390,14 +390,26 @@ async def start_run(
     )
 
 
-async def finish_run(conn: asyncpg.Connection, run_id: int, summary: Mapping[str, Any]) -> None:
+async def finish_run(
+    conn: asyncpg.Connection,
+    run_id: int,
+    summary: Mapping[str, Any],
+    *,
+    forced: bool | None = None,
+) -> None:
+    """``forced``: whether the run overwrote database edits, when only known at the end."""
     # The client's clock, like started_at: a run's duration must not depend on
     # the skew between this machine and the server.
     await conn.execute(
-        f"UPDATE {RUNS} SET finished_at = $3, summary = $2::text::jsonb WHERE id = $1",
+        f"""
+        UPDATE {RUNS} SET finished_at = $3, summary = $2::text::jsonb,
+                          forced = coalesce($4, forced)
+        WHERE id = $1
+        """,
         run_id,
         json.dumps(summary),
         datetime.now().astimezone(),
+        forced,
     )
 
 
@@ -407,6 +419,7 @@ _INCOMING_COLUMNS = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
 
 
 def _write_sql() -> str:
+    """The upsert of everything in ``tm_incoming``, and its history rows ($1: the run)."""
     owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
     assign = ",\n            ".join(f"{c} = excluded.{c}" for c in owned)
     current = ", ".join(f"t.{c}" for c in owned)
@@ -430,12 +443,15 @@ def _write_sql() -> str:
           AND {hash_sql("t")} IS NOT DISTINCT FROM
               (SELECT i.expected_hash FROM tm_incoming i WHERE i.id = excluded.id)
         RETURNING t.id, (t.xmax = 0) AS inserted, {snapshot_sql("t")} AS written
+    ), h AS (
+        SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END AS action,
+               prev.previous, w.written, md5(w.written::text) AS hash
+        FROM w LEFT JOIN prev ON prev.id = w.id
     )
-    INSERT INTO tm_written (id, action, previous, written, hash)
-    SELECT w.id, CASE WHEN w.inserted THEN 'create' ELSE 'update' END, prev.previous,
-           w.written, md5(w.written::text)
-    FROM w LEFT JOIN prev ON prev.id = w.id
-    RETURNING id, action
+    INSERT INTO {RUN_TENANTS}
+        (run_id, tenant_id, action, previous, written, new_hash, baseline_run, baseline_hash)
+    SELECT $1, id, action, previous, written, hash, $1, hash FROM h
+    RETURNING tenant_id, action
     """
 
 
@@ -443,30 +459,40 @@ def _write_sql() -> str:
 # temp table emptied, the statement planned again, the round trips), so batches
 # of 100 rows spent 1.3 s more of the server's time on 10,000 tenants than one
 # statement; larger ones leave a longer last write that overlaps nothing.
-FLUSH_ROWS = 1000
+FLUSH_ROWS = 500
 
 
 class PlanWriter:
-    """Writes planned creates and updates, a batch at a time, inside the caller's
-    transaction (the one that holds the lock and made the plan).
+    """Writes planned creates and updates, and their history, a batch at a time,
+    inside the caller's transaction (the one that holds the lock and made the plan).
 
-    Batches are COPYed into the temp table ``tm_incoming`` as they come, written
-    by ONE set-based upsert every ``flush_rows``, and the table is emptied; what each
-    upsert wrote (and the row it replaced) collects in ``tm_written``, which
-    ``record_history`` turns into the run's history in one statement, last: the
-    history table is the last thing a run touches. Tenants that may still turn out
-    invalid once every file is read can wait in ``tm_deferred`` (``defer``) until
+    Batches are COPYed into the temp table ``tm_incoming`` as they come, and every
+    ``flush_rows`` ONE set-based statement upserts them and records, for each row
+    written, the values it replaced and the hash of what it wrote; then the table
+    is emptied. The run row is created by ``start_run`` at the first write: a run
+    that writes nothing records nothing. Tenants that may still turn out invalid
+    once every file is read can wait in ``tm_deferred`` (``defer``) until
     ``write_deferred``.
     """
 
-    def __init__(self, conn: asyncpg.Connection, flush_rows: int = FLUSH_ROWS) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        start_run: Callable[[], Awaitable[int]],
+        flush_rows: int = FLUSH_ROWS,
+    ) -> None:
         self.conn = conn
         self.flush_rows = flush_rows
+        self.run_id: int | None = None
         self.written: dict[str, str] = {}  # tenant → create/update
+        self._start_run = start_run
         self._started = False
         self._staged = 0
 
     async def _start(self) -> None:
+        # tm_incoming holds each document for a moment only: compressing it (pglz,
+        # where the server has no lz4: the embedded one) is wasted work. Rows up to
+        # a page stay inline, uncompressed.
         if self._started:
             return
         self._started = True
@@ -477,11 +503,10 @@ class PlanWriter:
                 id text PRIMARY KEY, name text, short_name text, timezone text, currency text,
                 primary_email text, gcp_project_id text, gcp_dataset text,
                 tenant_config text, expected_hash text
-            ) ON COMMIT DROP;
-            CREATE TEMP TABLE tm_deferred (LIKE tm_incoming INCLUDING INDEXES) ON COMMIT DROP;
-            CREATE TEMP TABLE tm_written (
-                id text PRIMARY KEY, action text, previous jsonb, written jsonb, hash text
-            ) ON COMMIT DROP;
+            ) WITH (toast_tuple_target = 8160) ON COMMIT DROP;
+            ALTER TABLE tm_incoming ALTER COLUMN tenant_config SET STORAGE EXTERNAL;
+            CREATE TEMP TABLE tm_deferred (LIKE tm_incoming INCLUDING INDEXES INCLUDING STORAGE)
+                WITH (toast_tuple_target = 8160) ON COMMIT DROP;
             """
         )
 
@@ -536,18 +561,6 @@ class PlanWriter:
         self._staged = count
         await self.flush()
 
-    async def record_history(self, run_id: int) -> None:
-        """Every tenant written so far: the values replaced, and the hash written."""
-        if self.written:
-            await self.conn.execute(
-                f"""
-                INSERT INTO {RUN_TENANTS} (run_id, tenant_id, action, previous, written,
-                                           new_hash, baseline_run, baseline_hash)
-                SELECT $1, id, action, previous, written, hash, $1, hash FROM tm_written
-                """,
-                run_id,
-            )
-
     async def _copy(
         self, table: str, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload]
     ) -> None:
@@ -556,9 +569,11 @@ class PlanWriter:
         )
 
     async def _write_incoming(self, expected: int) -> None:
-        rows = await self.conn.fetch(_write_sql())
+        if self.run_id is None:
+            self.run_id = await self._start_run()
+        rows = await self.conn.fetch(_write_sql(), self.run_id)
         if len(rows) != expected:
-            ids = {r["id"] for r in rows}
+            ids = {r["tenant_id"] for r in rows}
             planned = {r["id"] for r in await self.conn.fetch("SELECT id FROM tm_incoming")}
             missing = sorted(planned - ids)
             # Raising rolls the whole transaction back: all or nothing.
@@ -570,7 +585,7 @@ class PlanWriter:
         # A new file for the next batch; emptying it with DELETE would leave every
         # batch's dead rows for the next one's scans to wade through.
         await self.conn.execute("TRUNCATE tm_incoming")
-        self.written.update((r["id"], r["action"]) for r in rows)
+        self.written.update((r["tenant_id"], r["action"]) for r in rows)
 
 
 async def write_plan(
@@ -579,13 +594,17 @@ async def write_plan(
     run_id: int,
     proposed: Mapping[str, Payload] | None = None,
 ) -> dict[str, str]:
-    """Write the plan's creates and updates and their history in one go. Call inside
-    the transaction that holds the lock and built the plan. Returns tenant → action.
+    """Write the plan's creates and updates and their history (run ``run_id``) in
+    one go. Call inside the transaction that holds the lock and built the plan.
+    Returns tenant → action.
     """
-    writer = PlanWriter(conn)
+
+    async def the_run() -> int:
+        return run_id
+
+    writer = PlanWriter(conn, the_run)
     await writer.add(the_plan.to_write, proposed)
     await writer.flush()
-    await writer.record_history(run_id)
     return writer.written
 
 

@@ -115,23 +115,22 @@ async def import_tenants(
         applied = await _migrate(conn, files, stream, options, on_phase)
         async with conn.transaction():
             await migrations.lock(conn)
-            writer = store.PlanWriter(conn)
+            writer = store.PlanWriter(
+                conn, lambda: store.start_run(conn, options.command, started_at)
+            )
             run = BatchedRun(conn, await store.read_schema(conn), only, options, writer)
             await _feed(run, stream, on_phase, "loading client files, planning and writing")
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
-            written, run_id = writer.written, None
-            if written:
-                run_id = await store.start_run(
+            written, run_id = writer.written, writer.run_id
+            if run_id is not None:
+                skipped = [t.id for t in the_plan.by_action(Action.INVALID)]
+                await store.finish_run(
                     conn,
-                    options.command,
-                    started_at,
+                    run_id,
+                    run_summary(the_plan, written, skipped, only),
                     forced=any(t.forced for t in the_plan.tenants),
                 )
-                await writer.record_history(run_id)
-                skipped = [t.id for t in the_plan.by_action(Action.INVALID)]
-                summary = run_summary(the_plan, written, skipped, only)
-                await store.finish_run(conn, run_id, summary)
     return ImportOutcome(
         plan=the_plan,
         run_id=run_id,
