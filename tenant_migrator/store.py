@@ -479,10 +479,10 @@ class PlanWriter:
         self,
         conn: asyncpg.Connection,
         start_run: Callable[[], Awaitable[int]],
-        flush_rows: int = FLUSH_ROWS,
+        flush_rows: int | None = None,
     ) -> None:
         self.conn = conn
-        self.flush_rows = flush_rows
+        self.flush_rows = flush_rows or FLUSH_ROWS
         self.run_id: int | None = None
         self.written: dict[str, str] = {}  # tenant → create/update
         self._start_run = start_run

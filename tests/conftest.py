@@ -147,6 +147,16 @@ def migrated_database_url(server_url, _migrated_template):
         _drop_database(server_url, name)
 
 
+@pytest.fixture
+def reference_database_url(server_url, _migrated_template):
+    """Another fresh migrated database, for a result to compare with."""
+    name = _create_database(server_url, "tm_ref", template=_migrated_template)
+    try:
+        yield database.url_with_database(server_url, name)
+    finally:
+        _drop_database(server_url, name)
+
+
 # --- the CLI ----------------------------------------------------------------------------
 
 
