@@ -1,10 +1,14 @@
-"""import and sync: plan and write the tenants batch by batch, in one transaction.
+"""plan, import and sync: the tenants planned (and written) batch by batch, in one
+transaction.
 
 The client files are read by ``pipeline.stream_tenants`` a batch at a time (the
 process pool parses the next batches meanwhile), and each batch is planned
-against its own rows and written at once, inside ONE transaction that holds the
-tool's advisory lock. So parsing, planning and the database's work overlap, and
-memory holds one batch plus a small summary per tenant, not every document.
+against its own rows and, for import, written at once, inside ONE transaction
+that holds the tool's advisory lock. So parsing, planning and the database's
+work overlap, and an import's memory holds one batch plus a small summary per
+tenant, not every document. ``plan`` runs the same way in a read-only
+transaction (one snapshot for every batch) and keeps every tenant's plan whole,
+for its reports.
 
 "Nothing is written" still means nothing:
 
@@ -72,10 +76,9 @@ class ImportOptions:
 
 @dataclass(frozen=True, slots=True)
 class ImportOutcome:
-    """What an import did. ``plan`` holds every selected tenant's action, but the
-    documents and changes only of the first ``WRITTEN_LINES_UP_TO`` tenants written
-    (the report shows no more), and of each tenant only the secrets extracted from
-    literals."""
+    """What an import did. ``plan`` holds every selected tenant's action, but never a
+    document: changes only for the first ``WRITTEN_LINES_UP_TO`` updates (the report
+    draws no more), and of each tenant only the secrets extracted from literals."""
 
     plan: Plan
     run_id: int | None = None  # None: nothing to write
@@ -311,15 +314,16 @@ class BatchedRun:
 
     async def settle(self, *, quietly: bool = False) -> None:
         """Wait for the write still running. ``quietly``: the run is failing
-        already; stop the write and swallow what it raises."""
+        already; swallow what the write raises (the transaction rolls back anyway).
+        It is let finish, not cancelled: a statement cut off mid-way would leave the
+        connection unable to roll back cleanly, and it is 500 rows at most."""
         writing, self._writing = self._writing, None
         if writing is None:
             return
         if not quietly:
             await writing
             return
-        writing.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception):
             await writing
 
     async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:

@@ -200,3 +200,27 @@ def test_skip_invalid_leaves_out_tenants_whose_shared_literals_disagree_across_b
     assert "shared ${SUPABASE_SERVICE_KEY}" in conflict.errors[0].message
     summary = pg.fetchval(url, "SELECT summary->'skipped' FROM tenant_migrator.import_runs")
     assert summary == f'["{first}", "{last}"]'
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_dying_late_in_the_stream_rolls_back_and_does_not_hang(
+    project, migrated_database_url, pg, writes, monkeypatch
+):
+    import os
+
+    url = migrated_database_url
+    doomed = ids(project)[-3]
+    real = pipeline.process_client_file
+
+    def dies_on_doomed(client_file, *args, **kwargs):
+        if client_file.tenant_id == doomed:
+            os._exit(9)  # as if killed by the kernel's OOM killer
+        return real(client_file, *args, **kwargs)
+
+    # Forked workers inherit the patched function.
+    monkeypatch.setattr(pipeline, "process_client_file", dies_on_doomed)
+    before = dump_database(pg, url)
+    with pytest.raises(MigratorError, match="worker process loading the client files died"):
+        streamed_import(project, url)
+    assert writes
+    assert dump_database(pg, url) == before
