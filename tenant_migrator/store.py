@@ -511,11 +511,15 @@ class PlanWriter:
         )
 
     async def add(
-        self, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload] | None = None
+        self,
+        todo: Sequence[TenantPlan],
+        proposed: Mapping[str, Payload] | None = None,
+        *,
+        flush: bool = False,
     ) -> None:
         """Stage ``todo`` (creates and updates) for writing; writes once
-        ``flush_rows`` are staged. ``proposed``: the payloads the plan was made with
-        (saves serializing again).
+        ``flush_rows`` are staged, or at once with ``flush``. ``proposed``: the
+        payloads the plan was made with (saves serializing again).
 
         Raises ``DriftError`` when a row changed since it was planned: the caller's
         transaction must then roll back (all or nothing).
@@ -525,7 +529,7 @@ class PlanWriter:
         await self._start()
         await self._copy("tm_incoming", todo, proposed or {})
         self._staged += len(todo)
-        if self._staged >= self.flush_rows:
+        if flush or self._staged >= self.flush_rows:
             await self.flush()
 
     async def flush(self) -> None:

@@ -121,7 +121,8 @@ async def import_tenants(
             writer = store.PlanWriter(
                 conn, lambda: store.start_run(conn, options.command, started_at)
             )
-            run = BatchedRun(conn, await store.read_schema(conn), only, options, writer)
+            schema = await store.read_schema(conn)
+            run = BatchedRun(conn, schema, only, options, writer, stream.count)
             await _feed(run, stream, on_phase, "loading client files, planning and writing")
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
@@ -248,8 +249,13 @@ class BatchedRun:
         only: Sequence[str] | None,
         options: ImportOptions,
         writer: store.PlanWriter | None = None,
+        total: int = 0,
     ) -> None:
         self.conn = conn
+        # Near the end nothing is left to overlap a write with: each batch is then
+        # written at once, so the last write (which everything waits for) is short.
+        self.write_at_once_from = total - store.FLUSH_ROWS
+        self.seen = 0
         self.schema = schema
         self.options = options
         self.writer = writer
@@ -267,6 +273,7 @@ class BatchedRun:
     async def add(self, batch: Sequence[TenantResult]) -> None:
         """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
         writing = self.writer is not None
+        self.seen += len(batch)
         may_conflict = set()
         for result in batch:
             if self.shared.add(result):
@@ -310,7 +317,8 @@ class BatchedRun:
         if self.options.skip_invalid and may_conflict:
             await self.writer.defer([t for t in todo if t.id in may_conflict], proposed)
             todo = tuple(t for t in todo if t.id not in may_conflict)
-        self._writing = asyncio.ensure_future(self.writer.add(todo, proposed))
+        at_once = self.seen >= self.write_at_once_from
+        self._writing = asyncio.ensure_future(self.writer.add(todo, proposed, flush=at_once))
 
     async def settle(self, *, quietly: bool = False) -> None:
         """Wait for the write still running. ``quietly``: the run is failing
