@@ -3,17 +3,20 @@
 discover → load → validate → extract secrets → build record. Pure apart from
 reading the files; no database.
 
-``process_client_file`` is the unit of work. ``load_files`` runs it in this
+``process_client_file`` is the unit of work. ``iter_batches`` runs it in this
 process for a few files, and over a process pool for many (more than
 ``POOL_MIN_FILES``): the work is CPU-bound (parsing ~0.3 ms, secrets ~0.1 ms,
-validation ~0.06 ms per file), so one worker per core. Workers take batches of
-paths and send back compact tuples (columns, the record's JSON text, problems,
-secret tuples), never documents or node graphs: pickling a whole TenantResult
-costs the parent ~20 µs per file, the tuples ~12 µs including rebuilding. The
-parent only ever holds the finished records, so memory grows with the records'
-JSON text, not with parsed documents; above ``COMPRESS_RECORDS_ABOVE`` files the
-records keep that text zlib-compressed. The pool's results are exactly what the
-single-process loop gives (tests/test_parallel.py).
+validation ~0.06 ms per file), so one worker per core. It hands the results out
+a batch at a time: ``stream_tenants`` (plan, import), whose consumer never holds
+every tenant; ``load_files``/``load_tenants`` keep them all (validate). Workers
+take batches of paths and send back compact tuples (columns, the record's JSON
+text, problems, secret tuples), never documents or node graphs: pickling a whole
+TenantResult costs the parent ~20 µs per file, the tuples ~12 µs including
+rebuilding. The parent only ever holds finished records, so memory grows with
+the records' JSON text, not with parsed documents; when ``load_files`` keeps
+more than ``COMPRESS_RECORDS_ABOVE``, the records keep that text zlib-compressed.
+The pool's results are exactly what the single-process loop gives
+(tests/test_parallel.py).
 """
 
 from __future__ import annotations

@@ -9,14 +9,15 @@ stored (jsonb's text form is canonical, so Python's representation of the same
 values cannot fake a difference), next to the drift baseline from the run
 history (migration 013).
 
-Writing: one transaction under the tool's advisory lock (the one ``migrate``
-takes, so imports also serialize with migrations). Inside it the rows are read
-again and the plan rebuilt, so a second import that waited for the lock sees the
-first one's work. The records are COPYed into a temp table and written by ONE
-set-based ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE … IS DISTINCT FROM``
-that also refuses any row whose hash is no longer the one planned against
-(someone edited it between our read and our write). The history rows follow,
-set-based too, then the run row is finished. Nothing is written per tenant.
+Writing (``PlanWriter``): inside the caller's one transaction under the tool's
+advisory lock (the one ``migrate`` takes, so imports also serialize with
+migrations), where the rows were read and the plan made. Planned tenants are
+COPYed into a temp table as their batches come, and every few hundred rows ONE
+set-based ``INSERT … ON CONFLICT … DO UPDATE … WHERE … IS DISTINCT FROM`` writes
+them and, in the same statement, their history rows; it refuses any row whose hash
+is no longer the one planned against (someone edited it between our read and our
+write), which aborts the run. Nothing is written per tenant. The batching itself
+(what is planned when, and when a run must roll back) is ``streaming.py``'s.
 """
 
 from __future__ import annotations
