@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,24 +138,24 @@ def _migrated_template(server_url):
         _drop_database(server_url, name)
 
 
-@pytest.fixture
-def migrated_database_url(server_url, _migrated_template):
-    """A fresh database with every migration applied (history tables included)."""
-    name = _create_database(server_url, "tm_test", template=_migrated_template)
+def _migrated_database(server_url: str, template: str, prefix: str) -> Iterator[str]:
+    name = _create_database(server_url, prefix, template=template)
     try:
         yield database.url_with_database(server_url, name)
     finally:
         _drop_database(server_url, name)
+
+
+@pytest.fixture
+def migrated_database_url(server_url, _migrated_template):
+    """A fresh database with every migration applied (history tables included)."""
+    yield from _migrated_database(server_url, _migrated_template, "tm_test")
 
 
 @pytest.fixture
 def reference_database_url(server_url, _migrated_template):
     """Another fresh migrated database, for a result to compare with."""
-    name = _create_database(server_url, "tm_ref", template=_migrated_template)
-    try:
-        yield database.url_with_database(server_url, name)
-    finally:
-        _drop_database(server_url, name)
+    yield from _migrated_database(server_url, _migrated_template, "tm_ref")
 
 
 # --- the CLI ----------------------------------------------------------------------------

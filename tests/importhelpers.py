@@ -3,9 +3,12 @@ tenants plus one full of planted fake secrets, whole-database dumps, a secret sc
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,6 +18,19 @@ from tenant_migrator.pipeline import load_tenants
 from tenant_migrator.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def bench_generate() -> ModuleType:
+    """``benchmarks/generate.py`` (deterministic generated tenants), loaded once."""
+    name = "bench_generate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks/generate.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 SAMPLE_IDS = ("africastay", "beachresorts", "example", "safariexplore-kvph", "safarirun-t0vc")
 
 # Fake secrets of every kind, planted where they are expected (schema fields,

@@ -9,27 +9,18 @@ run before the secret-shape regex.
 from __future__ import annotations
 
 import datetime
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from importhelpers import bench_generate
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from tenant_migrator import loader, secrets
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _load_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "benchmarks/generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # Plain scalars YAML 1.1 reads as something other than a string, and near misses.
@@ -165,7 +156,7 @@ def test_plain_scalars_in_mappings_and_lists_load_like_safe_load(pairs, as_list)
 
 
 def test_generated_files_load_exactly_like_safe_load():
-    generate = _load_generate()
+    generate = bench_generate()
     for index in range(100):
         text = generate.tenant_text(11, index)
         assert loader.load_bytes(text.encode(), Path("f.yaml")).data == yaml.safe_load(text)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import yaml
 from clientdocs import SAMPLES, SCHEMA, dump, valid_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from importhelpers import bench_generate
 
 from tenant_migrator import fastschema, loader, validation
 from tenant_migrator.errors import ClientFileError
@@ -31,15 +30,7 @@ from tenant_migrator.errors import ClientFileError
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "benchmarks/generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generate()
+generate = bench_generate()
 COMPILED = validation.compiled_schema(SCHEMA)
 GENERATED = [generate.tenant_document(0, i) for i in range(300)]
 

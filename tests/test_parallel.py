@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import json
 import shutil
-import sys
 import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
-from importhelpers import planted_document
+from importhelpers import bench_generate, planted_document
 
 from tenant_migrator import discovery, pipeline, store
 from tenant_migrator.errors import MigratorError
@@ -34,15 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 COUNT = 240
 
 
-def _load_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "benchmarks/generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generate()
+generate = bench_generate()
 
 
 @pytest.fixture(scope="module")

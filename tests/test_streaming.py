@@ -11,15 +11,13 @@ at once) into another database.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import shutil
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from importhelpers import dump_database, no_secrets_left_behind  # noqa: F401 - autouse
+from importhelpers import bench_generate, dump_database, no_secrets_left_behind  # noqa: F401 - autouse
 
 from tenant_migrator import database, pipeline, store, streaming
 from tenant_migrator.errors import DriftError, MigratorError
@@ -31,15 +29,7 @@ COUNT = 240
 FLUSH_ROWS = 45  # several writes per run, and partly filled ones
 
 
-def _load_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "benchmarks/generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generate()
+generate = bench_generate()
 
 
 @pytest.fixture
