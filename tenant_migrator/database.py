@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from tenant_migrator.errors import DatabaseUnavailable
+from tenant_migrator.errors import DatabaseUnavailable, MigratorError
 from tenant_migrator.settings import Settings
 
 if TYPE_CHECKING:
@@ -273,6 +273,41 @@ def redact(message: str, target: Target) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
     return message
+
+
+def describe_server_error(err: BaseException) -> str:
+    """``Type: message (detail)`` of a server error, without what must not be shown.
+
+    str(err) would append DETAIL, and "Failing row contains (…)" prints a whole
+    row: banking details, and whatever an admin pasted into it. Other details name
+    keys only, and help (which row still references a tenant).
+    """
+    what = getattr(err, "message", None) or str(err)
+    detail = getattr(err, "detail", None) or ""
+    detail = f" ({detail})" if detail and not detail.startswith("Failing row") else ""
+    return f"{type(err).__name__}: {what}{detail}"
+
+
+@asynccontextmanager
+async def server_errors(
+    target: Target | str | None,
+    error: type[MigratorError] = MigratorError,
+    outcome: str = "",
+) -> AsyncIterator[None]:
+    """A server error (no privilege, connection lost, a constraint) as one clear
+    line with the password redacted, never a traceback. ``outcome``: what it left
+    behind, appended after "; "."""
+    import asyncpg
+
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+        if not isinstance(target, Target):
+            target = Target(url=target)
+        message = f"database error on {target.display}: {describe_server_error(err)}"
+        if outcome:
+            message += f"; {outcome}"
+        raise error(redact(message, target)) from None
 
 
 def shell_url(target: Target) -> str:

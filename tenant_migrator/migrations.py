@@ -30,8 +30,8 @@ import getpass
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -344,10 +344,7 @@ def _find(recorded: dict[str, _Recorded], version: str) -> _Recorded | None:
     # "11" and "011" are the same migration; the Supabase CLI keeps the file's text.
     if version in recorded:
         return recorded[version]
-    for key, rec in recorded.items():
-        if key.isdigit() and version.isdigit() and int(key) == int(version):
-            return rec
-    return None
+    return next((rec for key, rec in recorded.items() if _same_number(key, version)), None)
 
 
 def _state(migration: Migration, rec: _Recorded | None) -> State:
@@ -495,11 +492,11 @@ async def apply_pending(
         async with conn.transaction():
             await lock(conn)
             # Another process may have applied it while we waited for the lock.
-            rec = _find(await _recorded(conn), migration.version)
-            state = _state(migration, rec)
+            recorded = await _recorded(conn)
+            state = _state(migration, _find(recorded, migration.version))
             if state is State.MODIFIED:
                 raise _modified_error(
-                    [s for s in await status(conn, [migration]) if s.state is State.MODIFIED]
+                    [s for s in _statuses([migration], recorded) if s.state is State.MODIFIED]
                 )
             if state is State.APPLIED:
                 continue
@@ -531,11 +528,12 @@ def _describe_failure(migration: Migration, offset: int, err: asyncpg.PostgresEr
         offset += int(position) - 1
     line = migration.sql.count("\n", 0, offset) + 1
     column = offset - (migration.sql.rfind("\n", 0, offset) + 1) + 1
-    detail = f" ({err.detail})" if getattr(err, "detail", None) else ""
+    from tenant_migrator.database import describe_server_error
+
     hint = f" Hint: {err.hint}" if getattr(err, "hint", None) else ""
     return (
         f"{migration.path}:{line}:{column}: migration {migration.version} failed and was "
-        f"rolled back: {type(err).__name__}: {err}{detail}.{hint} "
+        f"rolled back: {describe_server_error(err)}.{hint} "
         "Fix the file (it was never applied, so editing it is fine) and run migrate again."
     )
 
@@ -554,7 +552,6 @@ async def repair(
     async with conn.transaction():
         await lock(conn)
         await prepare(conn)
-        recorded = await _recorded(conn)
         migration = next(
             (m for m in migrations if m.version == version or _same_number(m.version, version)),
             None,
@@ -564,7 +561,7 @@ async def repair(
                 raise UsageError(_unknown_version(version, migrations))
             await _record(conn, migration, how="repair", execution_ms=None)
             return migration.version
-        rec = _find(recorded, version)
+        rec = _find(await _recorded(conn), version)
         target = rec.version if rec else migration.version if migration else None
         if target is None:
             raise UsageError(_unknown_version(version, migrations))
@@ -636,18 +633,9 @@ async def repair_target(
         return await repair(conn, files, version, applied)
 
 
-@asynccontextmanager
-async def _database_errors(target: Target | str | None) -> AsyncIterator[None]:
-    """Turn a server error outside a migration's own SQL (no privilege to create the
-    history schema, connection lost) into one clear line instead of a traceback."""
-    import asyncpg
-
+def _database_errors(target: Target | str | None) -> AbstractAsyncContextManager[None]:
+    """A server error outside a migration's own SQL (no privilege to create the
+    history schema, connection lost) as one clear line instead of a traceback."""
     from tenant_migrator import database
 
-    try:
-        yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
-        if not isinstance(target, database.Target):
-            target = database.Target(url=target)
-        message = f"database error on {target.display}: {type(err).__name__}: {err}"
-        raise MigrationError(database.redact(message, target)) from None
+    return database.server_errors(target, MigrationError)

@@ -26,7 +26,7 @@ import getpass
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -310,27 +310,13 @@ async def connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connectio
         yield conn, target
 
 
-@asynccontextmanager
-async def database_errors(target: Target) -> AsyncIterator[None]:
-    """A server error (no privilege, connection lost, a constraint) as one clear line."""
-    import asyncpg
-
+def database_errors(target: Target) -> AbstractAsyncContextManager[None]:
+    """A server error as one clear line; the transaction was rolled back."""
     from tenant_migrator import database
 
-    try:
-        yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
-        # str(err) would append DETAIL, and "Failing row contains (…)" prints a
-        # whole row: banking details, and whatever an admin pasted into it. Other
-        # details name keys only, and help (which row still references a tenant).
-        what = getattr(err, "message", None) or str(err)
-        detail = getattr(err, "detail", None) or ""
-        detail = f" ({detail})" if detail and not detail.startswith("Failing row") else ""
-        message = (
-            f"database error on {target.display}: {type(err).__name__}: {what}{detail}; "
-            "nothing was written (the transaction was rolled back)"
-        )
-        raise MigratorError(database.redact(message, target)) from None
+    return database.server_errors(
+        target, outcome="nothing was written (the transaction was rolled back)"
+    )
 
 
 def migration_files(settings: Settings) -> tuple[Migration, ...]:
