@@ -22,6 +22,7 @@ write), which aborts the run. Nothing is written per tenant. The batching itself
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import socket
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from tenant_migrator.settings import Settings
 
 TENANTS = "tenants"  # unqualified, exactly as migrations 011/012 create it
+# Every column an import writes on each update, in this order.
+WRITTEN_COLUMNS: tuple[str, ...] = (*OWNED_COLUMNS, "tenant_config", "config_source")
 RUNS = "tenant_migrator.import_runs"
 RUN_TENANTS = "tenant_migrator.import_run_tenants"
 
@@ -145,8 +148,8 @@ def _column_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@functools.cache
 def _rows_sql(schema: Schema, where: str) -> str:
-    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
     proposed = ", ".join(
         [f"r.{c}" for c in OWNED_COLUMNS] + ["r.tenant_config::jsonb", f"'{CONFIG_SOURCE}'"]
     )
@@ -183,9 +186,9 @@ def _rows_sql(schema: Schema, where: str) -> str:
             SELECT x.id, x.same,
                    CASE WHEN x.same THEN NULL ELSE {snapshot_sql("x")}::text END AS snap
             FROM (
-                SELECT t.id, {", ".join(f"t.{c}" for c in owned)},
+                SELECT t.id, {", ".join(f"t.{c}" for c in WRITTEN_COLUMNS)},
                        r.id IS NOT NULL
-                       AND ({", ".join(f"t.{c}" for c in owned)}) IS NOT DISTINCT FROM
+                       AND ({", ".join(f"t.{c}" for c in WRITTEN_COLUMNS)}) IS NOT DISTINCT FROM
                            ({proposed}) AS same
                 FROM {TENANTS} t LEFT JOIN r ON r.id = t.id
                 {where}
@@ -288,9 +291,7 @@ async def make_plan(
     if proposed is None:
         # An empty table has nothing to compare with: skip serializing (plan only).
         proposed = payloads(load_result) if schema.has_rows else {}
-    if not schema.has_rows:
-        return build_plan(load_result, {}, {}, pending, force=force, serialized=configs(proposed))
-    rows, states = await read_rows(conn, schema, only, proposed)
+    rows, states = await read_rows(conn, schema, only, proposed) if schema.has_rows else ({}, {})
     return build_plan(load_result, rows, states, pending, force=force, serialized=configs(proposed))
 
 
@@ -405,12 +406,12 @@ async def finish_run(
 _INCOMING_COLUMNS = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
 
 
+@functools.cache
 def _write_sql() -> str:
     """The upsert of everything in ``tm_incoming``, and its history rows ($1: the run)."""
-    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
-    assign = ",\n            ".join(f"{c} = excluded.{c}" for c in owned)
-    current = ", ".join(f"t.{c}" for c in owned)
-    proposed = ", ".join(f"excluded.{c}" for c in owned)
+    assign = ",\n            ".join(f"{c} = excluded.{c}" for c in WRITTEN_COLUMNS)
+    current = ", ".join(f"t.{c}" for c in WRITTEN_COLUMNS)
+    proposed = ", ".join(f"excluded.{c}" for c in WRITTEN_COLUMNS)
     return f"""
     WITH prev AS (
         SELECT t.id, to_jsonb(t) AS previous
@@ -454,7 +455,7 @@ class PlanWriter:
     inside the caller's transaction (the one that holds the lock and made the plan).
 
     Batches are COPYed into the temp table ``tm_incoming`` as they come, and every
-    ``flush_rows`` ONE set-based statement upserts them and records, for each row
+    ``FLUSH_ROWS`` ONE set-based statement upserts them and records, for each row
     written, the values it replaced and the hash of what it wrote; then the table
     is emptied. The run row is created by ``start_run`` at the first write: a run
     that writes nothing records nothing. Tenants that may still turn out invalid
@@ -466,10 +467,8 @@ class PlanWriter:
         self,
         conn: asyncpg.Connection,
         start_run: Callable[[], Awaitable[int]],
-        flush_rows: int | None = None,
     ) -> None:
         self.conn = conn
-        self.flush_rows = flush_rows or FLUSH_ROWS
         self.run_id: int | None = None
         self.written: dict[str, str] = {}  # tenant → create/update
         self._start_run = start_run
@@ -505,7 +504,7 @@ class PlanWriter:
         flush: bool = False,
     ) -> None:
         """Stage ``todo`` (creates and updates) for writing; writes once
-        ``flush_rows`` are staged, or at once with ``flush``. ``proposed``: the
+        ``FLUSH_ROWS`` are staged, or at once with ``flush``. ``proposed``: the
         payloads the plan was made with (saves serializing again).
 
         Raises ``DriftError`` when a row changed since it was planned: the caller's
@@ -516,7 +515,7 @@ class PlanWriter:
         await self._start()
         await self._copy("tm_incoming", todo, proposed or {})
         self._staged += len(todo)
-        if flush or self._staged >= self.flush_rows:
+        if flush or self._staged >= FLUSH_ROWS:
             await self.flush()
 
     async def flush(self) -> None:
@@ -813,8 +812,7 @@ async def _rollback_entries(conn: asyncpg.Connection, run_id: int) -> tuple[Roll
 
 
 async def _apply_rollback(conn: asyncpg.Connection, run_id: int, new_run: int) -> dict[str, str]:
-    owned = (*OWNED_COLUMNS, "tenant_config", "config_source")
-    assign = ", ".join(f"{c} = src.{c}" for c in owned)
+    assign = ", ".join(f"{c} = src.{c}" for c in WRITTEN_COLUMNS)
     await conn.execute(
         "CREATE TEMP TABLE tm_done (tenant_id text PRIMARY KEY, action text, previous jsonb, "
         "written jsonb) ON COMMIT DROP"

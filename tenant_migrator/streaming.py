@@ -84,11 +84,15 @@ class ImportOutcome:
     run_id: int | None = None  # None: nothing to write
     written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
     migrations_applied: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()  # invalid tenants left out by --skip-invalid
     duration_s: float = 0.0
 
     def count(self, action: str) -> int:
         return sum(1 for a in self.written.values() if a == action)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The invalid tenants --skip-invalid left out."""
+        return tuple(t.id for t in self.plan.by_action(Action.INVALID))
 
     @property
     def extracted(self) -> tuple[TenantPlan, ...]:
@@ -127,22 +131,15 @@ async def import_tenants(
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
             written, run_id = writer.written, writer.run_id
+            outcome = ImportOutcome(the_plan, run_id, written, applied)
             if run_id is not None:
-                skipped = [t.id for t in the_plan.by_action(Action.INVALID)]
                 await store.finish_run(
                     conn,
                     run_id,
-                    run_summary(the_plan, written, skipped, only),
+                    run_summary(outcome, only),
                     forced=any(t.forced for t in the_plan.tenants),
                 )
-    return ImportOutcome(
-        plan=the_plan,
-        run_id=run_id,
-        written=written,
-        migrations_applied=applied,
-        skipped=tuple(t.id for t in the_plan.by_action(Action.INVALID)),
-        duration_s=time.perf_counter() - started,
-    )
+    return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
 
 async def plan_tenants(
@@ -358,7 +355,7 @@ class BatchedRun:
         """What the outcome needs of ``tenant``: never its record (the document);
         its changes only while the report may still draw them."""
         detailed = tenant.action is Action.UPDATE and self._detailed < WRITTEN_LINES_UP_TO
-        if tenant.action is Action.UPDATE and detailed:
+        if detailed:
             self._detailed += 1
         literals = tuple(
             s for s in tenant.secrets if s.literal is not None and s.action != secrets.KEPT
@@ -487,16 +484,14 @@ def _describe(change: Change) -> str:
     return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"
 
 
-def run_summary(
-    the_plan: Plan, written: Mapping[str, str], skipped: Sequence[str], only: Sequence[str] | None
-) -> dict[str, Any]:
+def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str, Any]:
     """What the run row records about the run."""
     return {
-        "plan": the_plan.summary(),
-        "created": sum(1 for a in written.values() if a == "create"),
-        "updated": sum(1 for a in written.values() if a == "update"),
-        "skipped": list(skipped),
+        "plan": outcome.plan.summary(),
+        "created": outcome.count("create"),
+        "updated": outcome.count("update"),
+        "skipped": list(outcome.skipped),
         "selection": list(only) if only is not None else None,
-        "secrets_referenced": the_plan.secrets_referenced,
+        "secrets_referenced": outcome.plan.secrets_referenced,
         "tool_version": __version__,
     }
