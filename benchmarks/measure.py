@@ -71,7 +71,6 @@ class _TreeSampler(threading.Thread):
         self.pid = pid
         self.interval = interval
         self.peak_bytes = 0
-        self.samples = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -91,7 +90,6 @@ class _TreeSampler(threading.Thread):
                 with contextlib.suppress(psutil.Error):
                     total += proc.memory_full_info().pss
             self.peak_bytes = max(self.peak_bytes, total)
-            self.samples += 1
             self._halt.wait(self.interval)
 
     def stop(self) -> None:

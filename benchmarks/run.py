@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import generate
 import measure
@@ -98,11 +98,6 @@ def log(message: str) -> None:
 # --- databases ---------------------------------------------------------------------------
 
 
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
 def _run_sql(url: str, fn) -> Any:
     import asyncpg
 
@@ -149,7 +144,9 @@ class Server:
             await conn.execute(f'CREATE DATABASE "{name}"')
 
         _run_sql(self.admin_url, go)
-        return with_database(self.admin_url, name)
+        from tenant_migrator.database import url_with_database
+
+        return url_with_database(self.admin_url, name)
 
     def drop(self, name: str) -> None:
         sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'

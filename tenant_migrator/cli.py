@@ -7,7 +7,6 @@ so that ``tenant-migrator --help`` stays fast.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -320,8 +319,7 @@ def check_env(
         sys.stdout.write(report.render_env_json(variables, result))
     else:
         report.render_env_text(variables, result, render.stdout())
-    ok = all(v.ok for v in variables) and not result.invalid
-    raise typer.Exit(0 if ok else 1)
+    raise typer.Exit(0 if report.env_ok(variables, result) else 1)
 
 
 # --- plan / import / sync -------------------------------------------------------------
@@ -513,15 +511,11 @@ def _import(
     only: list[str] | None,
     options: ImportOptions,
     phase: Callable[[str], None],
-    started: float,
 ) -> ImportOutcome:
-    import dataclasses
-
     from tenant_migrator import streaming
 
-    outcome = _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
-    # The summary's duration is the whole command's, file loading included.
-    return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
+    # Its duration covers reading the files too: they are read while importing.
+    return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
 
 
 def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
@@ -563,17 +557,16 @@ def import_(
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    if dry_run:
-        with _phases("loading client files") as phase:
-            _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
-    _check_secrets_out(secrets_out, force)
+    if not dry_run:
+        _check_secrets_out(secrets_out, force)
     options = streaming.ImportOptions(
         migrate=not no_migrate, skip_invalid=skip_invalid, force=force
     )
-    started = time.perf_counter()
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
-        outcome = _import(settings, stream, only, options, phase, started)
+        if dry_run:
+            _dry_run(settings, stream, only, force, phase)
+        outcome = _import(settings, stream, only, options, phase)
     _report_import(outcome, secrets_out, force)
     raise typer.Exit(1 if outcome.skipped else 0)
 
@@ -602,14 +595,13 @@ def sync(
     if not dry_run:
         _check_secrets_out(secrets_out, force)
     options = streaming.ImportOptions(migrate=not no_migrate, force=force, command="sync")
-    started = time.perf_counter()
     with _phases(f"loading {tenant}") as phase:
         stream = pipeline.TenantStream.of(
             pipeline.LoadResult((pipeline.load_one(settings, tenant),))
         )
         if dry_run:
             _dry_run(settings, stream, [tenant], force, phase)
-        outcome = _import(settings, stream, [tenant], options, phase, started)
+        outcome = _import(settings, stream, [tenant], options, phase)
     _report_import(outcome, secrets_out, force)
 
 
@@ -711,8 +703,5 @@ def export(
             f"{output} already exists; pass --force to replace it (the current file may hold "
             "literal secrets the export would not keep: save them with --secrets-out first)"
         )
-    try:
-        output.write_text(exported.text, encoding="utf-8")
-    except OSError as err:
-        raise MigratorError(f"cannot write {output}: {err.strerror or err}") from None
+    _write_report(output, lambda out: out.write(exported.text))
     render.notice(f"wrote {tenant} to {output}")

@@ -20,15 +20,21 @@ from tenant_migrator.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 
 
-def bench_generate() -> ModuleType:
-    """``benchmarks/generate.py`` (deterministic generated tenants), loaded once."""
-    name = "bench_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks/generate.py")
+def bench_module(name: str) -> ModuleType:
+    """``benchmarks/<name>.py``, loaded once (as ``bench_<name>``: "generate" and
+    "measure" are too generic for sys.modules)."""
+    key = f"bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[key] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[key]
+
+
+def bench_generate() -> ModuleType:
+    """``benchmarks/generate.py``: deterministic generated tenants."""
+    return bench_module("generate")
 
 
 SAMPLE_IDS = ("africastay", "beachresorts", "example", "safariexplore-kvph", "safarirun-t0vc")

@@ -3,7 +3,6 @@ small end-to-end run against the test server."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -13,23 +12,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from importhelpers import bench_module
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
-def _load(name: str):
-    # Loaded under a private name: "generate"/"measure" are too generic for sys.modules.
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load("generate")
-measure = _load("measure")
+generate = bench_module("generate")
+measure = bench_module("measure")
 
 
 # --- the generator ------------------------------------------------------------------------

@@ -25,7 +25,16 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tenant_migrator.planning import Action, Change, DocumentAdd, Op, Plan, TenantPlan
+from tenant_migrator import secrets
+from tenant_migrator.planning import (
+    Action,
+    Change,
+    DocumentAdd,
+    Op,
+    Plan,
+    TenantPlan,
+    unescape,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -76,8 +85,6 @@ def redact(value: Any, key: str = "") -> Any:
     string is hidden when it has a well-known secret shape, or sits under a
     secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
     """
-    from tenant_migrator import secrets
-
     if isinstance(value, str):
         if secrets.looks_like_secret(value) or (
             key and secrets.is_secret_key(key) and not secrets.is_reference(value)
@@ -92,8 +99,6 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 def _last_key(path: str) -> str:
-    from tenant_migrator.planning import unescape
-
     return unescape(path.rsplit("/", 1)[-1])
 
 
@@ -327,8 +332,6 @@ def _change_label(change: Change, leaf: str, new_from_record: bool) -> Text:
 
 def _changes_tree(tree: Tree, changes: Iterable[Change], *, new_from_record: bool) -> None:
     """Hang ``changes`` under ``tree``, one branch per path segment."""
-    from tenant_migrator.planning import unescape
-
     branches: dict[tuple[str, ...], Tree] = {(): tree}
     for change in changes:
         tokens = [unescape(t) for t in change.path.split("/")[1:]]
@@ -475,8 +478,8 @@ def render_import(outcome: ImportOutcome, console: Console) -> None:
     from rich.text import Text
 
     plan = outcome.plan
-    by_id = {t.id: t for t in plan.tenants}
     if len(outcome.written) <= WRITTEN_LINES_UP_TO:
+        by_id = {t.id: t for t in plan.tenants}
         for tenant_id, action in sorted(outcome.written.items()):
             tenant = by_id.get(tenant_id)
             if action == "create":

@@ -105,17 +105,19 @@ def render_text(load_result: LoadResult, console: Console) -> None:
     # With many tenants, a row per quiet tenant helps nobody (the JSON has them all).
     quiet_rows = len(load_result.results) <= TABLE_ALL_ROWS_UP_TO
     hidden = 0
-    for r in load_result.results:
-        if not quiet_rows and r.ok and not r.problems and not _tenant_lines(r):
+    tenant_lines = [_tenant_lines(r) for r in load_result.results]
+    for r, lines in zip(load_result.results, tenant_lines, strict=True):
+        if not quiet_rows and r.ok and not lines:
             hidden += 1
             continue
+        referenced, removed = _secret_counts(r)
         table.add_row(
             r.tenant_id,
             "[green]ok[/]" if r.ok else "[bold red]invalid[/]",
             _count(len(r.errors), "red"),
             _count(len(r.warnings), "yellow"),
-            _count(sum(1 for s in r.secrets if s.action == REFERENCED), "cyan"),
-            _count(sum(1 for s in r.secrets if s.action == REMOVED), "cyan"),
+            _count(referenced, "cyan"),
+            _count(removed, "cyan"),
         )
     if hidden:
         table.add_row(f"… {hidden:,} more", "[green]ok[/]", "0", "0", "0", "0")
@@ -123,8 +125,7 @@ def render_text(load_result: LoadResult, console: Console) -> None:
 
     for problem in load_result.problems:
         _print_problem(console, problem)
-    for r in load_result.results:
-        lines = _tenant_lines(r)
+    for r, lines in zip(load_result.results, tenant_lines, strict=True):
         if not lines:
             continue
         console.print()
@@ -151,16 +152,22 @@ def render_text(load_result: LoadResult, console: Console) -> None:
     )
 
 
+def _secret_counts(result: TenantResult) -> tuple[int, int]:
+    """Literals turned into references, and fields removed."""
+    actions = [s.action for s in result.secrets]
+    return actions.count(REFERENCED), actions.count(REMOVED)
+
+
 def render_markdown(load_result: LoadResult) -> str:
     lines = [
         "| tenant | status | errors | warnings | secrets → ${ENV} | removed |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in load_result.results:
+        referenced, removed = _secret_counts(r)
         lines.append(
             f"| `{r.tenant_id}` | {'ok' if r.ok else '**invalid**'} | {len(r.errors)} | "
-            f"{len(r.warnings)} | {sum(1 for s in r.secrets if s.action == REFERENCED)} | "
-            f"{sum(1 for s in r.secrets if s.action == REMOVED)} |"
+            f"{len(r.warnings)} | {referenced} | {removed} |"
         )
     problems = [*load_result.problems, *(p for r in load_result.results for p in r.problems)]
     if problems:
@@ -250,11 +257,16 @@ def env_to_json(variables: Sequence[EnvVariable], load_result: LoadResult) -> di
     invalid = [r.tenant_id for r in load_result.invalid]
     return {
         "format_version": FORMAT_VERSION,
-        "ok": all(v.ok for v in variables) and not invalid,
+        "ok": env_ok(variables, load_result),
         "summary": {"variables": len(variables), **counts},
         "variables": [v.to_json() for v in variables],
         "invalid_tenants": invalid,
     }
+
+
+def env_ok(variables: Sequence[EnvVariable], load_result: LoadResult) -> bool:
+    """Every variable is usable and every tenant valid: check-env's exit 0."""
+    return all(v.ok for v in variables) and not load_result.invalid
 
 
 def render_env_json(variables: Sequence[EnvVariable], load_result: LoadResult) -> str:
