@@ -23,7 +23,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tenant_migrator.errors import ClientFileError
-from tenant_migrator.problems import Problem, Severity
+from tenant_migrator.problems import Problem, Severity, escape, unescape
+from tenant_migrator.secrets import shown_key
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES
 
 try:
@@ -308,7 +309,7 @@ class _Loader(_BaseLoader):
         self.found.append(
             (
                 key_node,
-                f"duplicate key {_show_key(key)} (first defined at line "
+                f"duplicate key {shown_key(key, _HIDDEN)} (first defined at line "
                 f"{first.start_mark.line + 1}); YAML would silently keep only the last "
                 "value — remove or rename one of them",
                 Severity.ERROR,
@@ -477,21 +478,13 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(segment: str) -> str:
-    return segment.replace("~1", "/").replace("~0", "~")
-
-
 def _walk(root: Node, pointer: str) -> tuple[Node, Node | None]:
     """Follow an RFC 6901 pointer through the node graph: (value node, its key node)."""
     node, key_node = root, None
     if not pointer:
         return node, None
     for raw in pointer.split("/")[1:]:
-        segment = _unescape(raw)
+        segment = unescape(raw)
         if isinstance(node, MappingNode):
             # The last matching pair wins, as in the constructed mapping.
             found = None
@@ -521,7 +514,7 @@ def _node_paths(root: Node) -> dict[Node, str]:
         paths[node] = pointer
         if isinstance(node, MappingNode):
             for k, v in node.value:
-                child = pointer + "/" + _escape(k.value if isinstance(k, ScalarNode) else "?")
+                child = pointer + "/" + escape(k.value if isinstance(k, ScalarNode) else "?")
                 paths.setdefault(k, child)
                 stack.append((v, child))
         elif isinstance(node, SequenceNode):
@@ -545,7 +538,7 @@ def _non_string_key(key_node: Node) -> str:
             "JSONB object keys are strings"
         )
     kind = _SCALAR_KIND.get(key_node.tag, f"a value tagged {key_node.tag}")
-    text = _show_key(key_node.value)
+    text = shown_key(key_node.value, _HIDDEN)
     quoted = f" ('{key_node.value}':)" if text != _HIDDEN else ""
     return (
         f"mapping key {text} is read by YAML as {kind}, not a string; JSONB object keys "
@@ -558,12 +551,3 @@ _HIDDEN = "(key not shown)"
 
 def _iso_shape(text: str) -> str:
     return "YYYY-MM-DD" if len(text) == 10 else "YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]"
-
-
-def _show_key(key: str) -> str:
-    # Keys are names, not values; still, never echo anything shaped like a secret.
-    from tenant_migrator.secrets import find_secret_shape
-
-    if len(key) > 60 or find_secret_shape(key):
-        return _HIDDEN
-    return repr(key)

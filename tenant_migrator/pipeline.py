@@ -32,12 +32,10 @@ from typing import Any
 
 from tenant_migrator import discovery, loader, secrets, validation
 from tenant_migrator.errors import ClientFileError, MigratorError
-from tenant_migrator.problems import Problem, Severity
+from tenant_migrator.problems import Problem, Severity, sorted_problems
 from tenant_migrator.record import TenantRecord, build_record
 from tenant_migrator.secrets import SecretReference
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
-
-DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES  # re-exported: part of this module's API
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +69,6 @@ class TenantResult:
     def referenced(self) -> tuple[SecretReference, ...]:
         """Literals turned into ${ENV} references."""
         return tuple(s for s in self.secrets if s.action == secrets.REFERENCED)
-
-    @property
-    def removed(self) -> tuple[SecretReference, ...]:
-        """Fields dropped from tenant_config (the Supabase service key)."""
-        return tuple(s for s in self.secrets if s.action == secrets.REMOVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +137,6 @@ def process_client_file(
 
 def _failed(client_file: discovery.ClientFile, problems: Iterable[Problem]) -> TenantResult:
     return TenantResult(client_file.tenant_id, client_file.path, None, sorted_problems(problems))
-
-
-def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
-    """In the order they appear in the file."""
-    return tuple(sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.json_path)))
 
 
 def _client_id_warning(document: loader.LoadedDocument, tenant_id: str) -> list[Problem]:

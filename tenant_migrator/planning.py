@@ -520,13 +520,8 @@ def _types_match(a: Any, b: Any) -> bool:
     return True
 
 
-def escape(key: str) -> str:
-    """RFC 6901 reference token: ``~`` → ``~0``, ``/`` → ``~1``."""
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
+# RFC 6901 tokens: defined in problems.py, re-exported here (report/plan.py, tests).
+from tenant_migrator.problems import escape, unescape  # noqa: E402
 
 
 def apply_changes(document: Any, changes: Iterable[Change], root: str) -> Any:

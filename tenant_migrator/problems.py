@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -53,3 +55,30 @@ class Problem:
             "message": self.message,
             "severity": self.severity.value,
         }
+
+
+def problem_order(problem: Problem) -> tuple[int, int, str]:
+    """Sort key: the order problems appear in the file (line, column, then JSON path)."""
+    return (problem.line or 0, problem.column or 0, problem.json_path)
+
+
+def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """In the order they appear in the file."""
+    return tuple(sorted(problems, key=problem_order))
+
+
+# --- RFC 6901 JSON pointers -------------------------------------------------------------
+# Here because every module that builds pointers already imports this one.
+
+
+def escape(key: Any) -> str:
+    """RFC 6901 reference token: ``~`` → ``~0``, ``/`` → ``~1``."""
+    key = str(key)
+    if "~" in key or "/" in key:
+        return key.replace("~", "~0").replace("/", "~1")
+    return key
+
+
+def unescape(token: str) -> str:
+    """The key an RFC 6901 reference token names: ``~1`` → ``/``, ``~0`` → ``~``."""
+    return token.replace("~1", "/").replace("~0", "~")

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_migrator.errors import MigratorError
-from tenant_migrator.problems import Problem, Severity
+from tenant_migrator.problems import Problem, Severity, escape, unescape
 
 REFERENCED = "referenced"
 KEPT = "kept"
@@ -122,29 +122,16 @@ def rules_from_schema(schema: Mapping[str, Any]) -> dict[str, SecretRule]:
     Follows ``properties``, ``items`` and local ``$ref``s. Baseline rules fill gaps.
     """
     rules: dict[str, SecretRule] = {}
-    definitions = schema
-
-    def resolve(node: Any) -> Any:
-        seen = 0
-        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and seen < 20:
-            ref = node["$ref"]
-            if not ref.startswith("#/"):
-                return node
-            target: Any = definitions
-            for part in ref[2:].split("/"):
-                target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
-            node, seen = target, seen + 1
-        return node
 
     def visit(node: Any, pointer: str, depth: int) -> None:
-        node = resolve(node)
+        node = resolve_local_ref(schema, node)
         if not isinstance(node, Mapping) or depth > 30:
             return
         annotation = node.get("x-secret")
         if annotation is not None:
             rules[pointer] = _parse_rule(annotation, pointer)
         for name, sub in (node.get("properties") or {}).items():
-            visit(sub, f"{pointer}/{_escape(name)}", depth + 1)
+            visit(sub, f"{pointer}/{escape(name)}", depth + 1)
         items = node.get("items")
         if isinstance(items, Mapping):
             visit(items, f"{pointer}/*", depth + 1)
@@ -153,6 +140,23 @@ def rules_from_schema(schema: Mapping[str, Any]) -> dict[str, SecretRule]:
     for pointer, rule in BASELINE_RULES.items():
         rules.setdefault(pointer, rule)
     return rules
+
+
+def resolve_local_ref(schema: Mapping[str, Any], node: Any) -> Any:
+    """``node`` with its local ``$ref`` (``#/definitions/...``) followed, up to 20 hops.
+
+    A ref into ``schema`` that does not exist gives ``{}``; a non-local ref is left as is.
+    """
+    seen = 0
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and seen < 20:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            return node
+        target: Any = schema
+        for part in ref[2:].split("/"):
+            target = target.get(unescape(part), {})
+        node, seen = target, seen + 1
+    return node
 
 
 def _parse_rule(annotation: Any, pointer: str) -> SecretRule:
@@ -248,6 +252,14 @@ def looks_like_secret(text: str) -> bool:
     return _shape_match(text) is not None
 
 
+def shown_key(key: str, hidden: str) -> str:
+    """``repr(key)`` for a message, or ``hidden`` when the key is long or shaped like a
+    secret: keys are names, not values; still, never echo anything shaped like a secret."""
+    if len(key) > 60 or find_secret_shape(key):
+        return hidden
+    return repr(key)
+
+
 def is_secret_key(name: str) -> bool:
     return _SECRET_KEY.search(name.replace("-", "_")) is not None
 
@@ -264,7 +276,7 @@ def env_prefix(tenant_id: str) -> str:
 def env_name_for_path(tenant_id: str, pointer: str) -> str:
     """Variable name for a secret found outside the annotated fields:
     ``/branding/email_signature`` → ``AFRICASTAY_BRANDING_EMAIL_SIGNATURE``."""
-    body = re.sub(r"[^A-Z0-9]+", "_", pointer.replace("~1", "/").replace("~0", "~").upper())
+    body = re.sub(r"[^A-Z0-9]+", "_", unescape(pointer).upper())
     return f"{env_prefix(tenant_id)}_{body.strip('_') or 'SECRET'}"
 
 
@@ -314,7 +326,7 @@ def _rule_trie(rules: Mapping[str, SecretRule]) -> dict[Any, Any]:
     for pointer, rule in rules.items():
         node = trie
         for raw in pointer.split("/")[1:]:
-            node = node.setdefault(raw.replace("~1", "/").replace("~0", "~"), {})
+            node = node.setdefault(unescape(raw), {})
         node[None] = rule
     if len(_TRIES) > 16:
         _TRIES.clear()
@@ -356,7 +368,7 @@ class _Extractor:
         self.used_names: dict[str, str] = {}  # env var -> pointer (unique per tenant)
 
     def pointer(self) -> str:
-        return "".join("/" + _escape(part) for part in self.parts)
+        return "".join("/" + escape(part) for part in self.parts)
 
     def position(self, pointer: str) -> tuple[int | None, int | None]:
         return self.locate(pointer) if self.locate else (None, None)
@@ -517,12 +529,6 @@ _KIND_NAMES = {
 }
 
 
-def _escape(segment: str) -> str:
-    if "~" in segment or "/" in segment:
-        return segment.replace("~", "~0").replace("/", "~1")
-    return segment
-
-
 def literal_fingerprint(literal: str) -> str:
     """A stable, non-reversible tag for comparing literals without holding them."""
     return hashlib.sha256(literal.encode("utf-8")).hexdigest()
@@ -559,7 +565,7 @@ def references(config: Any) -> list[tuple[str, str, str | None]]:
                     found.append((pointer, match.group(1), match.group(2)))
         elif isinstance(value, dict):
             for key, item in value.items():
-                visit(item, f"{pointer}/{_escape(key)}", depth + 1)
+                visit(item, f"{pointer}/{escape(key)}", depth + 1)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 visit(item, f"{pointer}/{index}", depth + 1)
@@ -597,7 +603,7 @@ def resolve(config: Any, environ: Mapping[str, str] | None = None) -> Any:
                 return value
             return _REFERENCE.sub(lambda m: substitute(m, pointer), value)
         if isinstance(value, dict):
-            return {k: visit(v, f"{pointer}/{_escape(k)}", depth + 1) for k, v in value.items()}
+            return {k: visit(v, f"{pointer}/{escape(k)}", depth + 1) for k, v in value.items()}
         if isinstance(value, list):
             return [visit(v, f"{pointer}/{i}", depth + 1) for i, v in enumerate(value)]
         return value
@@ -657,7 +663,7 @@ def check_environment(
     for result in results:
         if result.record is None:
             continue
-        found = [(p, n, d) for p, n, d in references(result.record.tenant_config)]
+        found = references(result.record.tenant_config)  # a fresh list per call
         found += [
             (ref.json_path, ref.env_var, None) for ref in result.secrets if ref.action == REMOVED
         ]

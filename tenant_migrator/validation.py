@@ -25,8 +25,15 @@ from typing import Any
 
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.loader import LoadedDocument
-from tenant_migrator.problems import Problem, Severity
-from tenant_migrator.secrets import SecretRule, find_secret_shape, is_secret_key, rules_from_schema
+from tenant_migrator.problems import Problem, Severity, escape, problem_order
+from tenant_migrator.secrets import (
+    SecretRule,
+    find_secret_shape,
+    is_secret_key,
+    resolve_local_ref,
+    rules_from_schema,
+    shown_key,
+)
 
 # Where the schema comes from when the project has no config/schema.json: the copy
 # inside the wheel, else the source checkout (editable installs).
@@ -133,10 +140,16 @@ def _format_checker() -> Any:
     return checker
 
 
-def _zone_suggestion(name: str) -> str:
+@cache
+def _zone_names() -> tuple[str, ...]:
+    """Every IANA zone name, sorted; read once per process (~50 ms: it scans every file)."""
     import zoneinfo
 
-    close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1, cutoff=0.6)
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _zone_suggestion(name: str) -> str:
+    close = difflib.get_close_matches(name, _zone_names(), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else " (e.g. 'Africa/Johannesburg')"
 
 
@@ -151,13 +164,13 @@ def validate(document: LoadedDocument, compiled: CompiledSchema) -> list[Problem
         problems.append(
             document.problem(
                 pointer,
-                f"unknown key {_safe_name(key)} is not in the schema; kept in tenant_config as "
-                f"is ({hint}fix the spelling or add it to config/schema.json)",
+                f"unknown key {shown_key(key, _NAME_HIDDEN)} is not in the schema; kept in "
+                f"tenant_config as is ({hint}fix the spelling or add it to config/schema.json)",
                 Severity.WARNING,
                 key=True,
             )
         )
-    problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.json_path))
+    problems.sort(key=problem_order)
     return problems
 
 
@@ -174,13 +187,12 @@ def _problem(document: LoadedDocument, compiled: CompiledSchema, error: Any) -> 
     pointer = _pointer(parts)
     if error.validator == "required":
         missing = _quoted_name(error.message)
-        child = f"{pointer}/{_escape(missing)}" if missing else pointer
+        child = f"{pointer}/{escape(missing)}" if missing else pointer
         message = f"required key {missing!r} is missing" if missing else "a required key is missing"
         line, column = document.locate(pointer)
         return Problem(document.path, message, child, line, column, Severity.ERROR)
-    line, column = document.locate(pointer)
     message = _message(error, _shown(error.instance, parts, compiled.secret_rules))
-    return Problem(document.path, message, pointer, line, column, Severity.ERROR)
+    return document.problem(pointer, message)
 
 
 _TYPE_NAMES = {
@@ -274,14 +286,13 @@ def _shown(value: Any, parts: list[Any], rules: Mapping[str, SecretRule]) -> str
         return None
     if any(isinstance(p, str) and is_secret_key(p) for p in parts):
         return None
-    pattern = "".join("/*" if isinstance(p, int) else "/" + _escape(p) for p in parts)
+    pattern = "".join("/*" if isinstance(p, int) else "/" + escape(p) for p in parts)
     if pattern in rules:
         return None
     return repr(value)
 
 
-def _safe_name(key: str) -> str:
-    return repr(key) if len(key) <= 60 and not find_secret_shape(key) else "(name not shown)"
+_NAME_HIDDEN = "(name not shown)"
 
 
 def _quoted_name(message: str) -> str | None:
@@ -289,12 +300,8 @@ def _quoted_name(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _escape(segment: Any) -> str:
-    return str(segment).replace("~", "~0").replace("/", "~1")
-
-
 def _pointer(parts: list[Any]) -> str:
-    return "".join("/" + _escape(p) for p in parts)
+    return "".join("/" + escape(p) for p in parts)
 
 
 # --- unknown keys ----------------------------------------------------------------------
@@ -324,11 +331,9 @@ def _unknown(data: Any, tree: _KeyTree) -> list[tuple[str, str, str | None]]:
                 if child is _MISSING:
                     if node.strict:
                         close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.75)
-                        found.append(
-                            (f"{pointer}/{_escape(key)}", key, close[0] if close else None)
-                        )
+                        found.append((f"{pointer}/{escape(key)}", key, close[0] if close else None))
                 elif child is not None and (child.props is not None or child.items is not None):
-                    visit(item, child, f"{pointer}/{_escape(key)}", depth + 1)
+                    visit(item, child, f"{pointer}/{escape(key)}", depth + 1)
         elif isinstance(value, list) and node.items is not None:
             for index, item in enumerate(value):
                 visit(item, node.items, f"{pointer}/{index}", depth + 1)
@@ -358,21 +363,8 @@ def _key_tree(schema: Mapping[str, Any]) -> _KeyTree:
         return cached[1]
     built: dict[int, _KeyTree] = {}
 
-    def resolve(node: Any) -> Any:
-        for _ in range(20):
-            if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
-                break
-            ref = node["$ref"]
-            if not ref.startswith("#/"):
-                break
-            target: Any = schema
-            for part in ref[2:].split("/"):
-                target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
-            node = target
-        return node
-
     def build(node: Any) -> _KeyTree | None:
-        node = resolve(node)
+        node = resolve_local_ref(schema, node)
         if not isinstance(node, Mapping):
             return None
         if id(node) in built:  # shared or recursive definitions
