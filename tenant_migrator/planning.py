@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_migrator.pipeline import LoadResult, TenantResult
-from tenant_migrator.problems import Problem
+from tenant_migrator.problems import Problem, escape, unescape  # escape: re-exported too
 from tenant_migrator.record import CONFIG_SOURCE, INSERT_ONLY_COLUMNS, OWNED_COLUMNS, TenantRecord
 from tenant_migrator.secrets import SecretReference
 
@@ -518,10 +518,6 @@ def _types_match(a: Any, b: Any) -> bool:
         elif (tv is dict or tv is list) and not _types_match(v, w):
             return False
     return True
-
-
-# RFC 6901 tokens: defined in problems.py, re-exported here (report/plan.py, tests).
-from tenant_migrator.problems import escape, unescape  # noqa: E402
 
 
 def apply_changes(document: Any, changes: Iterable[Change], root: str) -> Any:
