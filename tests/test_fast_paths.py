@@ -123,7 +123,13 @@ def _expected(data):
 
 def _is_plain_value(value: str) -> bool:
     # Written after "key: " it stays one scalar (no nested mapping, no comment).
-    return value.strip() == value and value[:1] not in "-?:" and not value.endswith(":")
+    return (
+        value.strip() == value
+        and value[:1] not in "-?:"
+        and not value.endswith(":")
+        and ": " not in value  # "0: 0" would be a nested mapping (with a non-string key)
+        and " #" not in value
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
