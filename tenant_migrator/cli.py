@@ -480,13 +480,10 @@ _SecretsOut = Annotated[
 
 
 def _check_secrets_out(path: Path | None, force: bool) -> None:
-    # Checked before any work, so a second run does not fail only after writing.
-    if path is not None and path.exists() and not force:
-        from tenant_migrator.secrets import SecretsFileError
+    if path is not None:
+        from tenant_migrator.secrets import refuse_existing
 
-        raise SecretsFileError(
-            f"{path} already exists; refusing to overwrite a secrets file (use --force)"
-        )
+        refuse_existing(path, force)
 
 
 def _dry_run(

@@ -721,6 +721,19 @@ def collect_literals(items: Iterable[Any]) -> dict[str, str]:
     return values
 
 
+def refuse_existing(path: Path | str, force: bool) -> None:
+    """Raise if ``path`` exists and ``force`` is not given: commands check this before
+    any work, so a second run fails at once rather than after writing."""
+    if not force and Path(path).exists():
+        raise _exists(Path(path))
+
+
+def _exists(path: Path) -> SecretsFileError:
+    return SecretsFileError(
+        f"{path} already exists; refusing to overwrite a secrets file (use --force)"
+    )
+
+
 def write_secrets_file(path: Path | str, items: Iterable[Any], force: bool = False) -> int:
     """Write every extracted literal as dotenv ``NAME=value`` lines; returns the count.
 
@@ -746,9 +759,7 @@ def write_secrets_file(path: Path | str, items: Iterable[Any], force: bool = Fal
         else:
             _create_private(target, payload)
     except FileExistsError:
-        raise SecretsFileError(
-            f"{target} already exists; refusing to overwrite a secrets file (use --force)"
-        ) from None
+        raise _exists(target) from None
     except OSError as err:
         raise SecretsFileError(f"cannot write {target}: {err.strerror or err}") from None
     return len(values)
