@@ -414,8 +414,11 @@ def _write_sql() -> str:
     proposed = ", ".join(f"excluded.{c}" for c in WRITTEN_COLUMNS)
     return f"""
     WITH prev AS (
-        SELECT t.id, to_jsonb(t) AS previous
-        FROM {TENANTS} t JOIN tm_incoming i ON i.id = t.id
+        -- A subquery per incoming row, not a join: the planner, misled by the
+        -- statistics of a table that was empty when the run began, would walk
+        -- every row of tenants at each flush to find the few hundred incoming ones.
+        SELECT i.id, (SELECT to_jsonb(t) FROM {TENANTS} t WHERE t.id = i.id) AS previous
+        FROM tm_incoming i
     ), w AS (
         INSERT INTO {TENANTS} AS t
             (id, {", ".join(OWNED_COLUMNS)}, tenant_config, config_source,
