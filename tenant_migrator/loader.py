@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 MAX_ALIAS_EXPANSION = 100_000
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -223,7 +225,30 @@ class _Loader(_BaseLoader):
             return None
         if self._may_alias:
             _check_expansion(node, self.path)
-        return self.construct_document(node)
+            return self.construct_document(node)
+        # No alias: the graph is a tree, so each node is built once and nothing needs
+        # construct_object's bookkeeping (its cache and recursion guards).
+        return self._construct(node)
+
+    def _construct(self, node: Node, deep: bool = True) -> Any:
+        """``construct_object(node, deep)``. In an alias-free document, where no node
+        is reached twice, the tags of a plain client file (the pipeline's inner
+        loop) are built straight by their constructors; any other tag, and every
+        node of a document with aliases, goes the long way."""
+        if self._may_alias:
+            return self.construct_object(node, deep=deep)
+        tag, kind = node.tag, type(node)
+        if kind is ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            scalar = _DIRECT_SCALARS.get(tag)
+            if scalar is not None:
+                return scalar(self, node)
+        elif kind is MappingNode and tag == _MAP_TAG:
+            return self.construct_mapping(node)
+        elif kind is SequenceNode and tag == _SEQ_TAG:
+            return self.construct_sequence(node)
+        return self.construct_object(node, deep=True)
 
     def flatten_mapping(self, node: MappingNode) -> None:
         if not self._may_merge:
@@ -267,7 +292,7 @@ class _Loader(_BaseLoader):
                 # values are strings, and this is the inner loop of every file.
                 mapping[key] = value_node.value
             else:
-                mapping[key] = self.construct_object(value_node, deep=deep)
+                mapping[key] = self._construct(value_node, deep)
         return mapping
 
     def construct_sequence(self, node: Node, deep: bool = False) -> list[Any]:
@@ -276,7 +301,7 @@ class _Loader(_BaseLoader):
         return [
             child.value
             if type(child) is ScalarNode and child.tag == _STR_TAG
-            else self.construct_object(child, deep=deep)
+            else self._construct(child, deep)
             for child in node.value
         ]
 
@@ -402,6 +427,19 @@ for _tag, _method in (
 ):
     _Loader.add_constructor(_tag, _method)
 
+# The scalar tags ``_Loader._construct`` builds straight from their constructors (the
+# loader's own, as registered: a NaN float is still reported).
+_DIRECT_SCALARS = {
+    tag: _Loader.yaml_constructors[tag]
+    for tag in (
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:null",
+        _TIMESTAMP_TAG,
+    )
+}
+
 
 _RESOLVED: dict[str, str] = {}
 _RESOLVER_TABLES: dict[type, dict[str | None, tuple[Any, ...]]] = {}
@@ -484,16 +522,15 @@ def _walk(root: Node, pointer: str) -> tuple[Node, Node | None]:
     if not pointer:
         return node, None
     for raw in pointer.split("/")[1:]:
-        segment = unescape(raw)
+        segment = unescape(raw) if "~" in raw else raw
         if isinstance(node, MappingNode):
             # The last matching pair wins, as in the constructed mapping.
-            found = None
-            for k, v in node.value:
-                if isinstance(k, ScalarNode) and k.value == segment:
-                    found = (k, v)
-            if found is None:
+            for k, v in reversed(node.value):
+                if k.value == segment and isinstance(k, ScalarNode):
+                    key_node, node = k, v
+                    break
+            else:
                 return node, key_node
-            key_node, node = found
         elif (
             isinstance(node, SequenceNode) and segment.isdigit() and int(segment) < len(node.value)
         ):

@@ -349,6 +349,18 @@ def _key_flags(name: str) -> tuple[bool, bool]:
     return flags
 
 
+def _plain(value: Any) -> bool:
+    """True for a number, boolean or null, and for a string that can hold neither a
+    secret shape nor a reference: where no rule or key name applies, such a value
+    is copied as it is (what ``_Extractor.value`` would return, sooner)."""
+    kind = type(value)
+    if kind is str:
+        return "${" not in value and (
+            len(value) < _SHAPE_MIN or _SHAPE_HINT_RE.search(value) is None
+        )
+    return value is None or kind is int or kind is float or kind is bool
+
+
 class _Extractor:
     def __init__(
         self,
@@ -391,7 +403,7 @@ class _Extractor:
         parts = self.parts
         out: dict[str, Any] = {}
         for name, item in value.items():
-            shaped, secret_name = _key_flags(name)
+            shaped, secret_name = _KEY_FLAGS.get(name) or _key_flags(name)
             if shaped:
                 self.problem(
                     self.pointer(),
@@ -402,6 +414,19 @@ class _Extractor:
                 continue
             child = trie.get(name) if trie else None
             rule = child.get(None) if child else None
+            if rule is None and not secret_name:
+                # ``_plain`` inline: most values take this way, and this is the inner
+                # loop of every file.
+                kind = type(item)
+                if kind is str:
+                    if "${" not in item and (
+                        len(item) < _SHAPE_MIN or _SHAPE_HINT_RE.search(item) is None
+                    ):
+                        out[name] = item
+                        continue
+                elif item is None or kind is int or kind is float or kind is bool:
+                    out[name] = item
+                    continue
             parts.append(name)
             if rule is not None and not rule.store:
                 self.remove(item, rule)
@@ -425,7 +450,11 @@ class _Extractor:
             child_rule = child.get(None) if child else None
             parts = self.parts
             out = []
+            plain_items = child_rule is None and not by_name
             for index, item in enumerate(value):
+                if plain_items and _plain(item):
+                    out.append(item)
+                    continue
                 parts.append(str(index))
                 out.append(self.value(item, child, child_rule, by_name, depth + 1))
                 parts.pop()

@@ -318,9 +318,11 @@ def unknown_keys(data: Any, schema: Mapping[str, Any]) -> list[tuple[str, str, s
 
 def _unknown(data: Any, tree: _KeyTree) -> list[tuple[str, str, str | None]]:
     found: list[tuple[str, str, str | None]] = []
+    # The path of the value being visited; a pointer is built only for a key found.
+    parts: list[Any] = []
 
-    def visit(value: Any, node: _KeyTree | None, pointer: str, depth: int) -> None:
-        if node is None or depth > 30:
+    def visit(value: Any, node: _KeyTree, depth: int) -> None:
+        if depth > 30:
             return
         if isinstance(value, dict):
             props = node.props
@@ -331,14 +333,19 @@ def _unknown(data: Any, tree: _KeyTree) -> list[tuple[str, str, str | None]]:
                 if child is _MISSING:
                     if node.strict:
                         close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.75)
-                        found.append((f"{pointer}/{escape(key)}", key, close[0] if close else None))
+                        pointer = _pointer([*parts, key])
+                        found.append((pointer, key, close[0] if close else None))
                 elif child is not None and (child.props is not None or child.items is not None):
-                    visit(item, child, f"{pointer}/{escape(key)}", depth + 1)
+                    parts.append(key)
+                    visit(item, child, depth + 1)
+                    parts.pop()
         elif isinstance(value, list) and node.items is not None:
             for index, item in enumerate(value):
-                visit(item, node.items, f"{pointer}/{index}", depth + 1)
+                parts.append(index)
+                visit(item, node.items, depth + 1)
+                parts.pop()
 
-    visit(data, tree, "", 0)
+    visit(data, tree, 0)
     return found
 
 

@@ -1,9 +1,11 @@
 """The per-file shortcuts taken for speed mean exactly what the long way means.
 
-loader: strings are taken straight from their nodes and implicit tags come from a
-per-first-character table with a cache, instead of PyYAML's ``construct_object``
-and ``BaseResolver.resolve``. secrets: a length check and a boundary-free pre-check
-run before the secret-shape regex.
+loader: strings are taken straight from their nodes, the nodes of an alias-free
+document are built by their tag's constructor directly, and implicit tags come
+from a per-first-character table with a cache, instead of PyYAML's
+``construct_object`` and ``BaseResolver.resolve``. secrets: a length check and a
+boundary-free pre-check run before the secret-shape regex, and values that need
+no look at all are copied straight in the walk's inner loop.
 """
 
 from __future__ import annotations
@@ -213,3 +215,28 @@ def test_the_pre_checks_agree_with_the_regex_on_any_text(text):
     fast = secrets._shape_match(text)
     assert (fast is None) == (full is None)
     assert secrets.find_secret_shape(text) == (full.lastgroup if full else None)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    value=st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=60)
+    | st.text(alphabet="SGskrx_oAIzaeyJ-.0123456789abcdef${}:XYZ_live_test", max_size=60)
+    | st.sampled_from(["${SMTP_PASSWORD}", "${X:-sk-" + "a" * 24 + "}", "SG." + "a" * 22])
+)
+def test_a_value_the_extractor_copies_straight_is_one_the_long_way_leaves_alone(value):
+    # The inner loop copies a value as it is when ``_plain`` says so; the long way
+    # (``_Extractor.value`` with no rule and an ordinary key name) must agree.
+    walker = secrets._Extractor("acme", {}, None, None)
+    walker.parts.append("field")
+    long_way = walker.value(value, None, None, False, 0)
+    if secrets._plain(value):
+        assert long_way is value
+        assert walker.secrets == [] and walker.problems == []
+    if isinstance(value, str) and (walker.secrets or long_way != value):
+        assert not secrets._plain(value)
+    # Copied straight or not, extract() gives what the long way gives.
+    assert secrets.extract({"field": value}, "acme", {}).config == {"field": long_way}
