@@ -220,6 +220,7 @@ def test_benchmark_script_runs_every_step_and_both_references(server_url, pg, tm
     assert size["steps"]["plan_changed"]["checks"]["zero_writes"] is True
     assert size["steps"]["import_changed"]["checks"]["rewritten"] == 1  # 1 % of 20, at least 1
     assert len(size["steps"]["help"]["runs_wall_s"]) == 5
+    assert len(size["steps"]["sync_one"]["runs_wall_s"]) == 3  # each run checked, one row
 
     targets = {(t["step"], t["target"]) for t in size["targets"]}
     assert ("import_full", "≤ 1.5 × floor") in targets
