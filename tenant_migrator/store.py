@@ -23,7 +23,6 @@ write), which aborts the run. Nothing is written per tenant. The batching itself
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -349,13 +348,6 @@ async def plan(
 # --- runs -------------------------------------------------------------------------------
 
 
-def _os_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
-
-
 async def start_run(
     conn: asyncpg.Connection,
     command: str,
@@ -364,6 +356,8 @@ async def start_run(
     forced: bool = False,
     rollback_of: int | None = None,
 ) -> int:
+    from tenant_migrator import migrations
+
     return await conn.fetchval(
         f"""
         INSERT INTO {RUNS} (command, started_at, os_user, hostname, forced, rollback_of)
@@ -371,7 +365,7 @@ async def start_run(
         """,
         command,
         started_at,
-        _os_user(),
+        migrations.os_user(),
         socket.gethostname(),
         forced,
         rollback_of,
