@@ -197,16 +197,14 @@ def _pattern_problem(pattern: Any) -> str | None:
 def _exclude(value: Any) -> tuple[tuple[str, ...], list[str]]:
     if not isinstance(value, list):
         return (), [
-            f"must be an array of tenant ids or globs, e.g. exclude = [\"example\"], "
+            f'must be an array of tenant ids or globs, e.g. exclude = ["example"], '
             f"not a {_type_name(value)}"
         ]
     problems = [p for p in map(_pattern_problem, value) if p is not None]
     return tuple(value) if not problems else (), problems
 
 
-def _path(
-    project_dir: Path, value: Any, *, want_dir: bool
-) -> tuple[Path | None, list[str]]:
+def _path(project_dir: Path, value: Any, *, want_dir: bool) -> tuple[Path | None, list[str]]:
     kind = "directory" if want_dir else "file"
     if not isinstance(value, str) or not value.strip():
         shown = "an empty string" if isinstance(value, str) else f"a {_type_name(value)}"
@@ -280,16 +278,17 @@ def check_database_url(database_url: str | None, environ: Mapping[str, str]) -> 
     """The URL given, refusing an empty one (as a CI secret that failed to load
     renders): silently using the embedded server instead would "succeed" against
     the wrong database. Click reads an empty variable as unset, hence ``environ``."""
-    if database_url is not None and not database_url.strip():
-        raise UsageError(
-            "--database-url is empty; give a postgresql:// URL, or leave the option out "
-            "to use the local embedded server"
-        )
-    if database_url is None and "DATABASE_URL" in environ and not environ["DATABASE_URL"].strip():
+    from_env = environ.get("DATABASE_URL")
+    if from_env is not None and not from_env.strip() and database_url in (None, from_env):
         raise UsageError(
             "DATABASE_URL is set but empty (a secret that failed to load?); set it to a "
             "postgresql:// URL, or unset it (`unset DATABASE_URL`) to use the local embedded "
             "server"
+        )
+    if database_url is not None and not database_url.strip():
+        raise UsageError(
+            "--database-url is empty; give a postgresql:// URL, or leave the option out "
+            "to use the local embedded server"
         )
     return database_url
 
@@ -303,7 +302,11 @@ def check_project_dir(project_dir: Path, project: ProjectSettings) -> None:
             "or pass the right --project-dir"
         )
     clients = project.clients_dir or project_dir / "clients"
-    if project.source is not None or clients.is_dir() or (project_dir / ".tenant-migrator").is_dir():
+    if (
+        project.source is not None
+        or clients.is_dir()
+        or (project_dir / ".tenant-migrator").is_dir()
+    ):
         return
     raise UsageError(
         f"{project_dir} is not a tenant-migrator project: it has no clients/ directory, no "
