@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
@@ -39,8 +40,22 @@ app = typer.Typer(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _GlobalOptions:
+    project_dir: Path
+    database_url: str | None
+
+
 def _settings(ctx: typer.Context) -> Settings:
-    return ctx.find_root().obj
+    """The checked settings (project settings file read, empty DATABASE_URL and a
+    directory that is no project refused), built when a command first asks: so
+    `--help` works anywhere, and every command refuses before it does anything."""
+    root = ctx.find_root()
+    if isinstance(root.obj, _GlobalOptions):
+        from tenant_migrator.project import load_settings
+
+        root.obj = load_settings(root.obj.project_dir, root.obj.database_url)
+    return root.obj
 
 
 @app.callback()
@@ -50,7 +65,10 @@ def _global_options(
         Path,
         typer.Option(
             "--project-dir",
-            help="Directory holding clients/, config/ and database/.",
+            help=(
+                "Directory holding clients/, config/ and database/, and the settings "
+                "([tool.tenant-migrator] in pyproject.toml, or tenant-migrator.toml)."
+            ),
             file_okay=False,
             resolve_path=True,
         ),
@@ -68,7 +86,7 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = Settings(project_dir=project_dir, database_url=database_url)
+    ctx.obj = _GlobalOptions(project_dir, database_url)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from tenant_migrator import discovery, loader, secrets, validation
 from tenant_migrator.errors import ClientFileError, MigratorError
 from tenant_migrator.problems import Problem, Severity, sorted_problems
-from tenant_migrator.record import TenantRecord, build_record
+from tenant_migrator.record import TenantRecord, build_record, default_notes
 from tenant_migrator.secrets import SecretReference
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
@@ -63,7 +63,12 @@ class TenantResult:
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if not p.is_error)
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+    @property
+    def notes(self) -> tuple[Problem, ...]:
+        """Info-level: e.g. a schema default written for a field the file leaves out."""
+        return tuple(p for p in self.problems if p.severity is Severity.INFO)
 
     @property
     def referenced(self) -> tuple[SecretReference, ...]:
@@ -78,6 +83,7 @@ class LoadResult:
 
     results: tuple[TenantResult, ...]
     problems: tuple[Problem, ...] = ()
+    excluded: tuple[str, ...] = ()  # tenant directories the settings' `exclude` left out
 
     @property
     def ok(self) -> bool:
@@ -131,7 +137,9 @@ def process_client_file(
     problems += extraction.problems
     if any(p.is_error for p in problems):
         return _failed(client_file, problems)
-    record = build_record(tenant_id, extraction.config, compress=compress)
+    defaults = compiled.column_defaults
+    problems += default_notes(document, defaults)
+    record = build_record(tenant_id, extraction.config, compress=compress, defaults=defaults)
     return TenantResult(tenant_id, path, record, sorted_problems(problems), extraction.secrets)
 
 
@@ -430,7 +438,7 @@ def load_tenants(
     loaded = load_files(found.files, schema_path, max_file_bytes, workers=workers)
     results = check_shared_secrets(loaded)
     results.sort(key=lambda r: r.tenant_id)
-    return LoadResult(tuple(results), problems)
+    return LoadResult(tuple(results), problems, found.excluded)
 
 
 def _select(
@@ -441,9 +449,9 @@ def _select(
     schema_path, own = validation.locate_schema(settings.schema_path)
     validation.compiled_schema(schema_path)
     found = (
-        discovery.select(settings.clients_dir, only)
+        discovery.select(settings.clients_dir, only, settings.exclude)
         if only
-        else discovery.discover(settings.clients_dir)
+        else discovery.discover(settings.clients_dir, settings.exclude)
     )
     problems = list(found.problems)
     if not own:
@@ -502,7 +510,7 @@ def load_one(
     """One tenant, reading only its own directory (never lists clients/)."""
     schema_path, _own = validation.locate_schema(settings.schema_path)
     validation.compiled_schema(schema_path)
-    client_file = discovery.find(settings.clients_dir, tenant_id)
+    client_file = discovery.find(settings.clients_dir, tenant_id, settings.exclude)
     return process_client_file(client_file, schema_path, max_file_bytes)
 
 

@@ -12,6 +12,8 @@ from typing import Any
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    # Worth saying, nothing to fix (a schema default written for a missing field).
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ Mapping from client.yaml (documented in README "How client.yaml maps to the row"
     gcp_dataset     <- infrastructure.gcp.dataset
     tenant_config   <- the document without `client`, secrets replaced by ${ENV} references
     config_source   =  'database'
+
+A column-backed field the file leaves out is written as the schema's ``default``
+for it (``column_defaults``; e.g. ``client.currency`` → ``USD``), not NULL: that is
+the value the platform's YAML path read for such a file (its loader falls back to
+the schema's default), while its database path reads a NULL column its own way
+(``currency`` as ``ZAR``). The same config must read the same from either source.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tenant_migrator.problems import Problem, Severity
+from tenant_migrator.secrets import resolve_local_ref
+
+if TYPE_CHECKING:
+    from tenant_migrator.loader import LoadedDocument
 
 CONFIG_SOURCE = "database"
 
@@ -158,7 +170,11 @@ _CLIENT_COLUMNS = ("id", "name", "short_name", "timezone", "currency")
 
 
 def build_record(
-    tenant_id: str, document: Mapping[str, Any], *, compress: bool = False
+    tenant_id: str,
+    document: Mapping[str, Any],
+    *,
+    compress: bool = False,
+    defaults: ColumnDefaults = (),
 ) -> TenantRecord:
     """The row for one tenant from its (validated, secrets-replaced) document.
 
@@ -166,7 +182,11 @@ def build_record(
     fields live in columns; keys of ``client`` that have no column are kept under
     ``tenant_config.client`` so nothing is dropped (``client.id`` is not kept: the
     directory name is the id, and a mismatch is reported by validation).
+    ``defaults`` (``column_defaults``) fill the column-backed fields the document
+    leaves out, see ``with_defaults``.
     """
+    if defaults:
+        document = with_defaults(document, defaults)
     client = document.get("client")
     client = client if isinstance(client, Mapping) else {}
     email = document.get("email")
@@ -202,3 +222,123 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+# --- schema defaults for column-backed fields -------------------------------------------
+
+# Where each owned column comes from in client.yaml.
+COLUMN_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("name", ("client", "name")),
+    ("short_name", ("client", "short_name")),
+    ("timezone", ("client", "timezone")),
+    ("currency", ("client", "currency")),
+    ("primary_email", ("email", "primary")),
+    ("gcp_project_id", ("infrastructure", "gcp", "project_id")),
+    ("gcp_dataset", ("infrastructure", "gcp", "dataset")),
+)
+
+# (column, keys in the document, the schema's default), for the columns that have one.
+ColumnDefaults = tuple[tuple[str, tuple[str, ...], Any], ...]
+
+
+def column_defaults(schema: Mapping[str, Any]) -> ColumnDefaults:
+    """The schema's ``default`` at each column-backed path (``$ref`` and ``allOf``
+    followed; a ``default`` beside a ``$ref`` counts too). Scalars only: a column
+    holds text. ``client.currency`` → ``USD`` in the platform's schema and ours."""
+    found = []
+    for column, keys in COLUMN_SOURCES:
+        default = _schema_default(schema, keys)
+        if default is not None and isinstance(default, str | int | float):
+            found.append((column, keys, default))
+    return tuple(found)
+
+
+def _schema_default(schema: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    nodes: list[Any] = [schema]
+    for key in keys:
+        nodes = [
+            branch["properties"][key]
+            for node in nodes
+            for branch in _branches(schema, node)
+            if isinstance(branch.get("properties"), Mapping) and key in branch["properties"]
+        ]
+    for node in nodes:
+        for branch in _branches(schema, node):
+            if "default" in branch:
+                return branch["default"]
+    return None
+
+
+def _branches(schema: Mapping[str, Any], node: Any) -> list[Mapping[str, Any]]:
+    """``node``, what its local ``$ref`` points at, and its ``allOf`` members (in that
+    order, so a default written beside a ``$ref`` wins over the target's)."""
+    found: list[Mapping[str, Any]] = []
+    todo = [node]
+    while todo and len(found) < 50:  # a cycle of refs ends here
+        current = todo.pop(0)
+        if not isinstance(current, Mapping):
+            continue
+        found.append(current)
+        if isinstance(current.get("$ref"), str):
+            todo.append(resolve_local_ref(schema, {"$ref": current["$ref"]}))
+        if isinstance(current.get("allOf"), list):
+            todo.extend(current["allOf"])
+    return found
+
+
+def missing_defaults(
+    document: Mapping[str, Any], defaults: ColumnDefaults
+) -> list[tuple[str, tuple[str, ...], Any]]:
+    """The defaults that apply: the file leaves the key out (an explicit value,
+    even null, is the file's own and is kept)."""
+    missing = []
+    for column, keys, default in defaults:
+        node: Any = document
+        for key in keys[:-1]:
+            node = node.get(key, {}) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and keys[-1] not in node:
+            missing.append((column, keys, default))
+    return missing
+
+
+def with_defaults(document: Mapping[str, Any], defaults: ColumnDefaults) -> Mapping[str, Any]:
+    """``document`` with each missing column-backed field set to its schema default.
+
+    Where it is written: where the file would have had it. So ``client.*`` lands
+    in its column only (the ``client`` section never goes into tenant_config), and
+    ``email.primary`` / ``infrastructure.gcp.*`` in the column *and* in
+    tenant_config, whose copies must agree (the platform's database path prefers
+    the column and falls back to tenant_config: either reads the default; an
+    export's round-trip check stays quiet). Defaults of fields without a column
+    (``openai.model``, ``agents.*.enabled``) are not filled: the platform's
+    database path applies those very values in code when it reads a row, so both
+    paths already agree, and filling them would add keys the file does not have
+    (a change in every plan, an export that no longer matches the file).
+    Copies only the mappings on the way to a filled key; the input is not changed.
+    """
+    missing = missing_defaults(document, defaults)
+    if not missing:
+        return document
+    result = dict(document)
+    for _column, keys, default in missing:
+        node = result
+        for key in keys[:-1]:
+            child = node.get(key)
+            child = dict(child) if isinstance(child, Mapping) else {}
+            node[key] = child
+            node = child
+        node[keys[-1]] = default
+    return result
+
+
+def default_notes(document: LoadedDocument, defaults: ColumnDefaults) -> list[Problem]:
+    """One info-level note per default ``build_record`` fills in for this file."""
+    return [
+        document.problem(
+            "/" + "/".join(keys),
+            f"{'.'.join(keys)} is not set; {column} is written as the schema's default "
+            f"{default!r} (what the platform's YAML path read), not NULL",
+            Severity.INFO,
+        )
+        for column, keys, default in missing_defaults(document.data, defaults)
+    ]

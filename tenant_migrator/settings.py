@@ -1,11 +1,50 @@
-"""Where things are: the project directory and the database the user asked for."""
+"""Where things are: the project directory, its settings, and the database asked for.
+
+Plain values only. Reading the project's settings file (``[tool.tenant-migrator]``
+in pyproject.toml, or tenant-migrator.toml) is ``project.py``'s job; what it found
+is carried here, already checked, with every path resolved.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """Tenant ids or fnmatch globs the tool leaves alone (``exclude``), and the file
+    that lists them (named in every message about an excluded tenant)."""
+
+    patterns: tuple[str, ...] = ()
+    source: str | None = None  # e.g. "/p/pyproject.toml [tool.tenant-migrator]"
+
+    def match(self, tenant_id: str) -> str | None:
+        """The first pattern ``tenant_id`` matches, or None when it is not excluded."""
+        for pattern in self.patterns:
+            if fnmatchcase(tenant_id, pattern):
+                return pattern
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    """What the project's settings file says (all None/empty: no file, or no key).
+
+    Paths are absolute (resolved against the project directory) and known to exist.
+    """
+
+    source: Path | None = None  # the settings file read, if any
+    exclude: Exclusion = field(default_factory=Exclusion)
+    clients_dir: Path | None = None
+    schema: Path | None = None
+    migrations_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,14 +53,22 @@ class Settings:
     # None means "not given": database.resolve_target() then looks at libpq's
     # PGHOST/PGDATABASE and otherwise falls back to the embedded server.
     database_url: str | None = None
+    # The project's own migrations folder (settings file `migrations_dir`, or an
+    # option); None: the tool's own migrations only.
+    migrations_dir: Path | None = None
+    project: ProjectSettings = field(default_factory=ProjectSettings)
 
     @property
     def clients_dir(self) -> Path:
-        return self.project_dir / "clients"
+        return self.project.clients_dir or self.project_dir / "clients"
 
     @property
     def schema_path(self) -> Path:
-        return self.project_dir / "config" / "schema.json"
+        return self.project.schema or self.project_dir / "config" / "schema.json"
+
+    @property
+    def exclude(self) -> Exclusion:
+        return self.project.exclude
 
     @property
     def state_dir(self) -> Path:

@@ -58,6 +58,7 @@ from tenant_migrator.planning import (
 )
 from tenant_migrator.problems import Problem
 from tenant_migrator.report.plan import WRITTEN_LINES_UP_TO
+from tenant_migrator.settings import Exclusion
 
 if TYPE_CHECKING:
     import asyncpg
@@ -127,6 +128,7 @@ async def import_tenants(
             )
             schema = await store.read_schema(conn)
             run = BatchedRun(conn, schema, only, options, writer, stream.count)
+            run.exclude = settings.exclude
             await _feed(run, stream, on_phase, "loading client files, planning and writing")
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
@@ -163,6 +165,7 @@ async def plan_tenants(
         pending = [m.label for m in await migrations.pending(conn, files)]
         options = ImportOptions(force=force)
         run = BatchedRun(conn, await store.read_schema(conn), only, options)
+        run.exclude = settings.exclude
         await _feed(run, stream, on_phase, "loading client files and reading the tenants table")
         return await run.finish(stream.problems, pending)
 
@@ -266,6 +269,8 @@ class BatchedRun:
         self._writing: asyncio.Future[None] | None = None
         # Every loaded id, for the orphan check (a whole-project run only).
         self._loaded: list[str] | None = [] if only is None else None
+        # Rows of excluded tenants are not the tool's business: never orphans.
+        self.exclude: Exclusion = Exclusion()
 
     async def add(self, batch: Sequence[TenantResult]) -> None:
         """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
@@ -348,6 +353,7 @@ class BatchedRun:
             await self.writer.write_deferred(leave_out=conflicts)
         if self._loaded is not None and self.schema.has_rows:
             orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
+            orphans = [o for o in orphans if self.exclude.match(o.id) is None]
             tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
         return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
 

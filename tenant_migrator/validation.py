@@ -26,6 +26,7 @@ from typing import Any
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.loader import LoadedDocument
 from tenant_migrator.problems import Problem, Severity, escape, problem_order
+from tenant_migrator.record import ColumnDefaults, column_defaults
 from tenant_migrator.secrets import (
     SecretRule,
     find_secret_shape,
@@ -53,6 +54,8 @@ class CompiledSchema:
     secret_rules: Mapping[str, SecretRule] = field(repr=False)
     # jsonschema-rs answering "valid?" (see fastschema.py); None: jsonschema alone.
     happy_path: Callable[[Any], bool] | None = field(default=None, repr=False)
+    # The schema's `default` for column-backed fields (record.column_defaults).
+    column_defaults: ColumnDefaults = field(default=(), repr=False)
 
 
 def locate_schema(project_schema: Path) -> tuple[Path, bool]:
@@ -103,7 +106,9 @@ def _compile(path_text: str, _mtime_ns: int, _size: int) -> CompiledSchema:
     from tenant_migrator import fastschema
 
     happy_path = fastschema.build(schema, validator)
-    return CompiledSchema(path, schema, validator, rules_from_schema(schema), happy_path)
+    return CompiledSchema(
+        path, schema, validator, rules_from_schema(schema), happy_path, column_defaults(schema)
+    )
 
 
 # --- formats ---------------------------------------------------------------------------

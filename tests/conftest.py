@@ -206,9 +206,13 @@ def _run_cli(
 def run_cli(tmp_path):
     """Run ``python -m tenant_migrator ARGS`` (default cwd: the test's tmp_path).
 
+    tmp_path gets an empty ``clients/``, so that it is a project: every command
+    refuses a directory that has no clients/, no .tenant-migrator/ and no settings
+    file (tests/test_project_settings.py holds that refusal).
     Pass ``--database-url`` (or env={"DATABASE_URL": ...}) unless the test is about
     the embedded server; such tests use a tmp project dir and must stop it.
     """
+    (tmp_path / "clients").mkdir(exist_ok=True)
 
     def run(*args, env=None, cwd=None, input=None, timeout=120) -> CliResult:
         return _run_cli(

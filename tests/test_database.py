@@ -242,9 +242,9 @@ def test_db_url_prints_a_url_psql_accepts(run_cli):
 
 
 def test_embedded_server_lifecycle(run_cli, tmp_path):
-    """The README quickstart path: no URL at all, in an empty directory."""
+    """The README quickstart path: no URL at all, in a fresh project directory."""
     project = tmp_path / "project"
-    project.mkdir()
+    (project / "clients").mkdir(parents=True)
     pgdata = project / ".tenant-migrator" / "pgdata"
     try:
         first = run_cli("db-url", cwd=project)

@@ -436,6 +436,7 @@ def test_a_failing_migration_is_rolled_back_and_named(pg, database_url, tmp_path
 def _project_with_migrations(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     shutil.copytree(MIGRATIONS_DIR, project / "database" / "migrations")
+    (project / "clients").mkdir()  # a project: commands refuse a directory without one
     return project
 
 

@@ -42,7 +42,14 @@ def test_json_format_has_the_documented_keys(tmp_path, run_cli):
     result = run_cli("--project-dir", project, "validate", "--format", "json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert set(report) == {"format_version", "valid", "summary", "problems", "tenants"}
+    assert set(report) == {
+        "format_version",
+        "valid",
+        "summary",
+        "problems",
+        "excluded",
+        "tenants",
+    }
     assert report["valid"] is False
     assert set(report["summary"]) == {
         "tenants",
@@ -53,10 +60,12 @@ def test_json_format_has_the_documented_keys(tmp_path, run_cli):
         "secrets_referenced",
         "secrets_removed",
         "secrets_kept",
+        "defaults_filled",
+        "excluded",
     }
     assert report["summary"]["invalid"] == 1
     by_id = {t["id"]: t for t in report["tenants"]}
-    assert set(by_id["bad"]) == {"id", "file", "status", "errors", "warnings", "secrets"}
+    assert set(by_id["bad"]) == {"id", "file", "status", "errors", "warnings", "info", "secrets"}
     (error,) = by_id["bad"]["errors"]
     assert set(error) == {"file", "line", "column", "path", "message", "severity"}
     assert error["path"] == "/client/currency" and error["line"] == 6
@@ -78,7 +87,9 @@ def test_selected_tenants_and_unknown_names(tmp_path, run_cli):
 
 
 def test_usage_errors_exit_2(tmp_path, run_cli):
-    missing = run_cli("--project-dir", tmp_path, "validate")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = run_cli("--project-dir", empty, "validate")
     assert missing.returncode == 2 and "no clients/ directory" in missing.stderr
     bad_option = run_cli("--project-dir", tmp_path, "validate", "--format", "yaml")
     assert bad_option.returncode == 2

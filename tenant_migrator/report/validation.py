@@ -9,10 +9,13 @@ values, secrets are shown by their reference only, environment variables by name
     {"format_version": 1,
      "valid": true,                      # every tenant valid, no error outside a tenant
      "summary": {"tenants", "valid", "invalid", "errors", "warnings",
-                 "secrets_referenced", "secrets_removed", "secrets_kept"},
+                 "secrets_referenced", "secrets_removed", "secrets_kept",
+                 "defaults_filled", "excluded"},
      "problems": [problem, ...],         # not tied to one tenant (e.g. a skipped dir)
+     "excluded": [tenant id, ...],       # left out by the settings' `exclude`
      "tenants": [{"id", "file", "status": "ok" | "invalid",
                   "errors": [problem, ...], "warnings": [problem, ...],
+                  "info": [problem, ...],   # e.g. a schema default filled in
                   "secrets": [{"path", "env_var", "action", "scope", "reason",
                                "line", "column"}]}]}
 
@@ -31,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator.problems import Problem
+from tenant_migrator.problems import Problem, Severity
 from tenant_migrator.secrets import KEPT, REFERENCED, REMOVED, EnvVariable, SecretReference
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ def summary(load_result: LoadResult) -> dict[str, int]:
         "secrets_referenced": sum(1 for s in secrets if s.action == REFERENCED),
         "secrets_removed": sum(1 for s in secrets if s.action == REMOVED),
         "secrets_kept": sum(1 for s in secrets if s.action == KEPT),
+        "defaults_filled": sum(len(r.notes) for r in results),
+        "excluded": len(load_result.excluded),
     }
 
 
@@ -69,6 +74,7 @@ def to_json(load_result: LoadResult) -> dict[str, Any]:
         "valid": load_result.ok,
         "summary": summary(load_result),
         "problems": [p.to_json() for p in load_result.problems],
+        "excluded": list(load_result.excluded),
         "tenants": [
             {
                 "id": r.tenant_id,
@@ -76,6 +82,7 @@ def to_json(load_result: LoadResult) -> dict[str, Any]:
                 "status": "ok" if r.ok else "invalid",
                 "errors": [p.to_json() for p in r.errors],
                 "warnings": [p.to_json() for p in r.warnings],
+                "info": [p.to_json() for p in r.notes],
                 "secrets": [s.to_json() for s in _by_position(r.secrets)],
             }
             for r in load_result.results
@@ -123,6 +130,15 @@ def render_text(load_result: LoadResult, console: Console) -> None:
         table.add_row(f"… {hidden:,} more", "[green]ok[/]", "0", "0", "0", "0")
     console.print(table)
 
+    if load_result.excluded:
+        console.print(
+            f"{len(load_result.excluded)} tenant(s) excluded by the project's settings "
+            f"(exclude): {_names(load_result.excluded)}",
+            style="dim",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     for problem in load_result.problems:
         _print_problem(console, problem)
     for r, lines in zip(load_result.results, tenant_lines, strict=True):
@@ -144,10 +160,15 @@ def render_text(load_result: LoadResult, console: Console) -> None:
         if s["invalid"] == 0
         else f"[bold red]{s['invalid']} of {s['tenants']} tenants invalid[/]"
     )
+    extra = ""
+    if s["defaults_filled"]:
+        extra += f"; {s['defaults_filled']} missing fields written as the schema's default"
+    if s["excluded"]:
+        extra += f"; {s['excluded']} excluded by the project's settings"
     console.print(
         f"{verdict}; {s['errors']} errors, {s['warnings']} warnings; "
         f"{s['secrets_referenced']} secrets turned into ${{ENV}} references, "
-        f"{s['secrets_removed']} removed",
+        f"{s['secrets_removed']} removed{extra}",
         soft_wrap=True,
     )
 
@@ -190,9 +211,17 @@ def _tenant_lines(r: TenantResult) -> list[tuple[str, Any]]:
     return [(kind, item) for _, _, kind, item in items]
 
 
+def _names(ids: Sequence[str], shown: int = 10) -> str:
+    more = f" … and {len(ids) - shown:,} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
+
+
+_PROBLEM_STYLES = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
 def _print_problem(console: Console, problem: Problem) -> None:
-    style = "red" if problem.is_error else "yellow"
-    label = "error" if problem.is_error else "warning"
+    style = _PROBLEM_STYLES[problem.severity]
+    label = problem.severity.value
     console.print(
         f"  {_display(problem).format()}",
         style=style,
