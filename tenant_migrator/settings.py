@@ -14,6 +14,9 @@ class Settings:
     # None means "not given": database.resolve_target() then looks at libpq's
     # PGHOST/PGDATABASE and otherwise falls back to the embedded server.
     database_url: str | None = None
+    # The project's own migrations folder, run by `migrate` only when given
+    # (--migrations-dir, or the project settings); relative to project_dir.
+    migrations_dir: Path | None = None
 
     @property
     def clients_dir(self) -> Path:
