@@ -66,7 +66,8 @@ JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND l.relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+                     WHERE c.relkind IN ('r', 'p', 'm')
+                       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                        AND n.nspname NOT LIKE 'pg_toast%')
 GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, a.state_change
 ORDER BY seconds DESC NULLS LAST
