@@ -383,7 +383,7 @@ def migrate_emit(
     folder = directory or _supabase_dir(ctx)
     written = _run(migrations.emit_target(target, migrations.tool_migrations(), folder))
     for path, _migration in written:
-        stdout().print(f"wrote  {path}", markup=False)
+        stdout().print(f"wrote  {path}", markup=False, soft_wrap=True)
     if written:
         stdout().print(
             "Apply them with `supabase db push`; `tenant-migrator migrate status` then shows "
