@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 from migrationhelpers import COMPAT, all_files, ledger, psql_file, supabase_versions
@@ -37,6 +38,22 @@ def supabase_cli_path() -> str | None:
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
+def cli_dsn(url: str) -> str:
+    """``url`` for the CLI, which cannot parse a URL with an empty host (the embedded
+    server's Unix socket): libpq keyword/value form, TLS off (a local server)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    fields = {
+        "host": query.get("host") or parts.hostname or "localhost",
+        "port": str(parts.port or query.get("port") or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "dbname": parts.path.lstrip("/") or "postgres",
+        "sslmode": "disable",
+    }
+    return " ".join(f"{k}={v}" for k, v in fields.items() if v)
+
+
 @pytest.fixture
 def supabase():
     path = supabase_cli_path()
@@ -44,9 +61,8 @@ def supabase():
         pytest.skip("the Supabase CLI is absent (set SUPABASE_CLI; .ci/run installs it)")
 
     def run(project: Path, url: str, *args: str) -> subprocess.CompletedProcess:
-        sep = "&" if "?" in url else "?"
         return subprocess.run(
-            [path, *args, "--db-url", f"{url}{sep}sslmode=disable"],
+            [path, *args, "--db-url", cli_dsn(url)],
             cwd=project,
             capture_output=True,
             text=True,
