@@ -7,15 +7,17 @@ so that ``tenant-migrator --help`` stays fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
+from tenant_migrator import cli_migrate
+from tenant_migrator.asyncrun import run as _run
+from tenant_migrator.cli_context import GlobalOptions, settings_of
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
     from tenant_migrator.streaming import ImportOptions, ImportOutcome
 
-T = TypeVar("T")
 
 app = typer.Typer(
     name="tenant-migrator",
@@ -40,22 +41,7 @@ app = typer.Typer(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _GlobalOptions:
-    project_dir: Path
-    database_url: str | None
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """The checked settings (project settings file read, empty DATABASE_URL and a
-    directory that is no project refused), built when a command first asks: so
-    `--help` works anywhere, and every command refuses before it does anything."""
-    root = ctx.find_root()
-    if isinstance(root.obj, _GlobalOptions):
-        from tenant_migrator.project import load_settings
-
-        root.obj = load_settings(root.obj.project_dir, root.obj.database_url)
-    return root.obj
+_settings = settings_of
 
 
 @app.callback()
@@ -86,7 +72,7 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = _GlobalOptions(project_dir, database_url)
+    ctx.obj = GlobalOptions(project_dir, database_url)
 
 
 def main() -> None:
@@ -97,25 +83,6 @@ def main() -> None:
 
         print_error(err)
         sys.exit(err.exit_code)
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, with the result handed back through a box.
-
-    On Python 3.11 ``asyncio.run`` reprs the coroutine's return value on the way
-    out (twice); for a plan or an import outcome of 10,000 tenants that cost
-    seconds (store.plan on an empty table: 1.80 -> 0.69 s). A wrapper returning
-    None leaves nothing to repr.
-    """
-    import asyncio
-
-    box: list[T] = []
-
-    async def boxed() -> None:
-        box.append(await coro)
-
-    asyncio.run(boxed())
-    return box[0]
 
 
 Tenants = Annotated[
@@ -162,101 +129,8 @@ def db_stop(ctx: typer.Context) -> None:
         stdout().print(f"No embedded PostgreSQL server is running in {pgdata}.", markup=False)
 
 
-migrate_app = typer.Typer(
-    help="Apply pending database migrations (each in its own transaction, under a lock).",
-    no_args_is_help=False,
-)
-app.add_typer(migrate_app, name="migrate")
-
-
-@migrate_app.callback(invoke_without_command=True)
-def migrate(
-    ctx: typer.Context,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List what would run; write nothing.")
-    ] = False,
-) -> None:
-    """Apply pending migrations in file order. Subcommands: status, repair."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from tenant_migrator import database, migrations
-    from tenant_migrator.render import stdout
-
-    settings = _settings(ctx)
-    files = migrations.load_project_migrations(settings.project_dir)
-    target = database.resolve_target(settings)
-    out = stdout()
-
-    def applied(done: migrations.Applied) -> None:
-        out.print(f"applied  {done.migration.label}  ({done.duration_ms} ms)", markup=False)
-
-    outcome = _run(migrations.migrate_target(target, files, dry_run=dry_run, on_applied=applied))
-    if dry_run:
-        if not outcome.pending:
-            out.print("Nothing to apply: the database is up to date.")
-        else:
-            if outcome.needs_compat:
-                out.print("would create the Supabase roles and auth.role() (plain PostgreSQL)")
-            for m in outcome.pending:
-                out.print(f"would apply  {m.label}", markup=False)
-        out.print("Dry run: nothing was written.")
-        return
-    if outcome.applied:
-        n = len(outcome.applied)
-        out.print(f"{n} migration{'s' if n != 1 else ''} applied; the database is up to date.")
-    else:
-        out.print("Nothing to apply: the database is up to date.")
-
-
-@migrate_app.command("status")
-def migrate_status(ctx: typer.Context) -> None:
-    """Table of migrations: version, name, applied at, state (applied/pending/modified)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from tenant_migrator import database, migrations
-    from tenant_migrator.render import stdout
-
-    settings = _settings(ctx)
-    files = migrations.load_project_migrations(settings.project_dir)
-    target = database.resolve_target(settings)
-    rows = _run(migrations.status_target(target, files))
-    styles = {"applied": "green", "pending": "yellow", "modified": "bold red"}
-    table = Table("version", "name", "applied at", "state", box=None, pad_edge=False)
-    for row in rows:
-        applied_at = f"{row.applied_at:%Y-%m-%d %H:%M:%S %Z}" if row.applied_at else ""
-        state = Text(row.state, style=styles[row.state])
-        table.add_row(Text(row.version), Text(row.name), applied_at, state)
-    stdout().print(table)
-
-
-class RepairStatus(StrEnum):
-    applied = "applied"
-    reverted = "reverted"
-
-
-@migrate_app.command("repair")
-def migrate_repair(
-    ctx: typer.Context,
-    version: Annotated[str, typer.Argument(metavar="VERSION", help="Migration version, e.g. 011.")],
-    status: Annotated[
-        RepairStatus,
-        typer.Option("--status", help="Mark as applied or reverted. Edits history only."),
-    ],
-) -> None:
-    """Edit migration history only (like `supabase migration repair`); runs no SQL."""
-    from tenant_migrator import database, migrations
-    from tenant_migrator.render import stdout
-
-    settings = _settings(ctx)
-    files = migrations.load_project_migrations(settings.project_dir)
-    target = database.resolve_target(settings)
-    applied = status is RepairStatus.applied
-    recorded = _run(migrations.repair_target(target, files, version, applied=applied))
-    stdout().print(
-        f"Marked migration {recorded} as {status.value} (history only; no migration SQL ran).",
-        markup=False,
-    )
+# The migrate commands live in their own module (cli_migrate.py).
+app.add_typer(cli_migrate.migrate_app, name="migrate")
 
 
 # --- client files ----------------------------------------------------------------------
@@ -476,6 +350,16 @@ _NoMigrate = Annotated[
         "--no-migrate", help="Do not apply pending migrations first; pending ones are an error."
     ),
 ]
+_LockTimeout = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        metavar="SECONDS",
+        min=0.001,
+        help="When migrating first: give up waiting for a table lock after SECONDS "
+        "(then retry, 3 attempts).",
+    ),
+]
 _Force = Annotated[
     bool,
     typer.Option(
@@ -557,6 +441,7 @@ def import_(
     ] = False,
     force: _Force = False,
     secrets_out: _SecretsOut = None,
+    lock_timeout: _LockTimeout = 5.0,
 ) -> None:
     """Bulk import: migrate, plan, then write every change in one transaction.
 
@@ -575,7 +460,7 @@ def import_(
     if not dry_run:
         _check_secrets_out(secrets_out, force)
     options = streaming.ImportOptions(
-        migrate=not no_migrate, skip_invalid=skip_invalid, force=force
+        migrate=not no_migrate, skip_invalid=skip_invalid, force=force, lock_timeout=lock_timeout
     )
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
@@ -596,6 +481,7 @@ def sync(
     no_migrate: _NoMigrate = False,
     force: _Force = False,
     secrets_out: _SecretsOut = None,
+    lock_timeout: _LockTimeout = 5.0,
 ) -> None:
     """Re-import one tenant in its own transaction.
 
@@ -609,7 +495,9 @@ def sync(
     settings = _settings(ctx)
     if not dry_run:
         _check_secrets_out(secrets_out, force)
-    options = streaming.ImportOptions(migrate=not no_migrate, force=force, command="sync")
+    options = streaming.ImportOptions(
+        migrate=not no_migrate, force=force, command="sync", lock_timeout=lock_timeout
+    )
     with _phases(f"loading {tenant}") as phase:
         stream = pipeline.TenantStream.of(
             pipeline.LoadResult((pipeline.load_one(settings, tenant),))

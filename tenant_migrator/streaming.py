@@ -73,6 +73,7 @@ class ImportOptions:
     skip_invalid: bool = False
     force: bool = False
     command: str = "import"  # or "sync"
+    lock_timeout: float = 5.0  # seconds, for the migrations applied first
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ async def import_tenants(
     refuse_invalid((), stream.problems, skip_invalid=options.skip_invalid)
     files = store.migration_files(settings)
     async with store.connected(settings) as (conn, _):
-        applied = await _migrate(conn, files, stream, options, on_phase)
+        applied = await _migrate(conn, files, stream, options, on_phase, settings)
         async with conn.transaction():
             await migrations.lock(conn)
             writer = store.PlanWriter(
@@ -192,8 +193,10 @@ async def _migrate(
     stream: TenantStream,
     options: ImportOptions,
     on_phase: Callable[[str], None],
+    settings: Settings,
 ) -> tuple[str, ...]:
     from tenant_migrator import migrations
+    from tenant_migrator.migrations.supabase_cli import default_dir
 
     pending = await migrations.pending(conn, files)
     if not pending:
@@ -207,7 +210,13 @@ async def _migrate(
         on_phase("checking client files")
         check_files(stream)
     on_phase("migrating")
-    return tuple(a.migration.label for a in await migrations.apply_pending(conn, files))
+    applied = await migrations.apply_pending(
+        conn,
+        files,
+        timeouts=migrations.Timeouts(lock_timeout_s=options.lock_timeout),
+        supabase_dir=default_dir(settings.project_dir),
+    )
+    return tuple(a.migration.label for a in applied)
 
 
 def check_files(stream: TenantStream) -> None:

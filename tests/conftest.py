@@ -8,7 +8,7 @@ Fixtures other test files use:
 
 - ``server_url``            (session) URL of the server's maintenance database.
 - ``database_url``          a brand-new empty database, dropped afterwards.
-- ``migrated_database_url`` same, with every migration in database/migrations
+- ``migrated_database_url`` same, with the tool's own migrations (database/migrations)
                             applied by the tool's own code (copied from a template
                             database migrated once per session).
 - ``run_cli``               ``run_cli(*args, env=None, cwd=None, input=None)`` runs
@@ -122,7 +122,7 @@ def database_url(server_url):
 
 async def _migrate(url: str) -> None:
     async with database.connection(url) as conn:
-        await migrations.apply_pending(conn, migrations.load_migrations(MIGRATIONS_DIR))
+        await migrations.apply_pending(conn, migrations.tool_migrations())
 
 
 @pytest.fixture(scope="session")

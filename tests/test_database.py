@@ -259,7 +259,7 @@ def test_embedded_server_lifecycle(run_cli, tmp_path):
         migrated = run_cli("migrate", cwd=project)
         assert migrated.returncode == 0, migrated.stderr
         assert migrated.stderr.count("local embedded PostgreSQL") == 1
-        assert "applied  012_tenant_config.sql" in migrated.stdout
+        assert "applied  tenant_config" in migrated.stdout
 
         # psql "$(tenant-migrator db-url)" works and shows every 012 column.
         again = run_cli("db-url", cwd=project)
@@ -287,7 +287,7 @@ def test_embedded_server_lifecycle(run_cli, tmp_path):
         # Data survives a restart.
         restarted = run_cli("migrate", "status", cwd=project)
         assert restarted.returncode == 0, restarted.stderr
-        assert "012" in restarted.stdout and "pending" not in restarted.stdout
+        assert "tenant_config" in restarted.stdout and "pending" not in restarted.stdout
     finally:
         embedded.stop(pgdata)
     assert embedded.running_url(pgdata) is None

@@ -9,7 +9,7 @@ JSON shape (``FORMAT_VERSION`` 1; keys are only ever added; indented up to
 
     {"format_version": 1,
      "summary": {"create", "update", "unchanged", "invalid", "blocked", "orphaned"},
-     "pending_migrations": ["012_tenant_config.sql", ...],
+     "pending_migrations": ["tenant_config", ...],
      "problems": [Problem.to_json(), ...],           # not tied to one tenant
      "tenants": [{"id", "action", "file",
                   "changes": [{"path", "op", "old", "new"}],   # RFC 6902
