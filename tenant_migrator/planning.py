@@ -29,7 +29,7 @@ from tenant_migrator.record import CONFIG_SOURCE, INSERT_ONLY_COLUMNS, OWNED_COL
 from tenant_migrator.secrets import SecretReference
 
 # What the drift hash covers, in this order: the owned columns, config_source and
-# tenant_config. store.py builds the same object in SQL (jsonb_build_object).
+# tenant_config. store/tables.py builds the same object in SQL (jsonb_build_object).
 SNAPSHOT_COLUMNS: tuple[str, ...] = (*OWNED_COLUMNS, "config_source")
 
 # Column widths from migrations 011/012. A value that does not fit would make the
