@@ -47,10 +47,13 @@ from tenant_migrator.pipeline import (
 )
 from tenant_migrator.planning import (
     Action,
+    BlockedReason,
     Change,
     CurrentRow,
+    Op,
     Plan,
     TenantPlan,
+    blocked_words,
     build_plan,
     plan_orphan,
     plan_tenant,
@@ -290,7 +293,7 @@ class BatchedRun:
         proposed = store.payloads(loaded)
         rows: Mapping[str, CurrentRow] = {}
         states: Mapping[str, Any] = {}
-        if self.schema.has_rows:
+        if self.schema.worth_reading:
             await self.settle()
             rows, states = await store.read_rows(
                 self.conn, self.schema, [r.tenant_id for r in batch], proposed
@@ -459,17 +462,33 @@ def refuse_invalid(
         )
 
 
+# A database-owned tenant's refusal lists at most this many of the paths --force
+# would remove (the keys only the database has).
+_REMOVES_LISTED = 10
+
+
 def check_blocked(blocked: Sequence[TenantPlan]) -> None:
-    """Refuse the whole run when a row was edited in the database since our last import."""
+    """Refuse the whole run when a row is not ours to overwrite: edited in the
+    database since our last import, owned by the database (never imported), or
+    deleted in the database since our last import. Every such tenant is named."""
     if not blocked:
         return
     lines = []
     for tenant in blocked:
-        lines.append(f"{tenant.id}: edited in the database since run {tenant.drift_run}:")
-        lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
+        lines.append(f"{tenant.id}: {blocked_words(tenant)}:")
+        if tenant.reason is BlockedReason.DATABASE_OWNED:
+            removes = [c.path for c in tenant.changes if c.op is Op.REMOVE]
+            lines += [f"    --force would remove {p}" for p in removes[:_REMOVES_LISTED]]
+            if len(removes) > _REMOVES_LISTED:
+                lines.append(f"    … and {len(removes) - _REMOVES_LISTED} more")
+            lines.append(f"    --force would write {len(tenant.changes)} change(s) in all")
+        elif tenant.reason is BlockedReason.DELETED:
+            lines.append("    --force would create it again from its client file")
+        else:
+            lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
     raise DriftError(
-        f"{len(blocked)} tenant(s) changed in the database after our last import; "
-        "nothing was written:\n"
+        f"{len(blocked)} tenant(s) changed in the database after our last import, or never "
+        "imported by this tool; nothing was written:\n"
         + "\n".join(lines)
         + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
         "TENANT`), or overwrite it with --force (the overwritten values go into history)."

@@ -182,7 +182,32 @@ async def read_rows(
         if r["baseline_hash"] is not None:
             baseline = json.loads(r["baseline"]) if r["baseline"] else None
             states[r["id"]] = ImportState(r["baseline_run"], r["baseline_hash"], baseline)
+    if schema.has_history_rows:
+        wanted = only if only is not None else ids
+        if missing := [tenant_id for tenant_id in wanted if tenant_id not in current]:
+            states.update(await read_gone(conn, missing))
     return current, states
+
+
+# $1: ids with no row in tenants. Each one's latest history row, when that row
+# still holds a drift baseline (a rollback of its create puts back "none").
+READ_GONE_SQL = f"""
+    SELECT DISTINCT ON (h.tenant_id) h.tenant_id, h.baseline_run, h.baseline_hash
+    FROM {RUN_TENANTS} h
+    WHERE h.tenant_id = ANY($1::text[])
+    ORDER BY h.tenant_id, h.run_id DESC
+    """
+
+
+async def read_gone(conn: asyncpg.Connection, missing: Sequence[str]) -> dict[str, ImportState]:
+    """Of ``missing`` (ids without a row), those our history says we wrote and that
+    nothing of ours removed since: deleted in the database (the plan blocks them)."""
+    rows = await conn.fetch(READ_GONE_SQL, list(missing))
+    return {
+        r["tenant_id"]: ImportState(r["baseline_run"], r["baseline_hash"])
+        for r in rows
+        if r["baseline_hash"] is not None
+    }
 
 
 def partial_rows_sql(columns: frozenset[str], filtered: bool) -> str:
@@ -242,8 +267,10 @@ async def make_plan(
     schema = await read_schema(conn)
     if proposed is None:
         # An empty table has nothing to compare with: skip serializing (plan only).
-        proposed = payloads(load_result) if schema.has_rows else {}
-    rows, states = await read_rows(conn, schema, only, proposed) if schema.has_rows else ({}, {})
+        proposed = payloads(load_result) if schema.worth_reading else {}
+    rows, states = (
+        await read_rows(conn, schema, only, proposed) if schema.worth_reading else ({}, {})
+    )
     return build_plan(load_result, rows, states, pending, force=force, serialized=configs(proposed))
 
 

@@ -20,6 +20,14 @@ class Schema:
     columns: frozenset[str]
     history: bool
     has_rows: bool = True
+    # Our history holds at least one tenant: a row missing from the table may then
+    # be one deleted in the database since we wrote it (its plan must know).
+    has_history_rows: bool = False
+
+    @property
+    def worth_reading(self) -> bool:
+        """Whether a plan has anything to read: rows, or baselines of rows gone since."""
+        return self.has_rows or self.has_history_rows
 
     @property
     def complete(self) -> bool:
@@ -36,9 +44,11 @@ READ_SCHEMA_SQL = """
                     '{}') AS columns
     """
 HAS_ROWS_SQL = f"SELECT EXISTS (SELECT 1 FROM {TENANTS})"
+HAS_HISTORY_ROWS_SQL = f"SELECT EXISTS (SELECT 1 FROM {RUN_TENANTS})"
 
 
 async def read_schema(conn: asyncpg.Connection) -> Schema:
     row = await conn.fetchrow(READ_SCHEMA_SQL, TENANTS, RUNS, RUN_TENANTS)
     has_rows = row["tenants"] and await conn.fetchval(HAS_ROWS_SQL)
-    return Schema(row["tenants"], frozenset(row["columns"]), row["history"], has_rows)
+    history_rows = row["history"] and await conn.fetchval(HAS_HISTORY_ROWS_SQL)
+    return Schema(row["tenants"], frozenset(row["columns"]), row["history"], has_rows, history_rows)
