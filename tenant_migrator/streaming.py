@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import __version__, secrets, store
+from tenant_migrator import __version__, literal_scan, secrets, store
 from tenant_migrator.errors import DriftError, MigrationError, MigratorError
+from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
     LoadResult,
     SharedSecrets,
@@ -88,6 +89,9 @@ class ImportOutcome:
     written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
     migrations_applied: tuple[str, ...] = ()
     duration_s: float = 0.0
+    # Literal secrets found in the rows this run replaced: history holds their
+    # ${ENV} references instead; the report names each (tenant, path) to rotate.
+    scrubbed: tuple[LiteralFinding, ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for a in self.written.values() if a == action)
@@ -126,7 +130,9 @@ async def import_tenants(
         async with conn.transaction():
             await migrations.lock(conn)
             writer = store.PlanWriter(
-                conn, lambda: store.start_run(conn, options.command, started_at)
+                conn,
+                lambda: store.start_run(conn, options.command, started_at),
+                rules=literal_scan.project_rules(settings),
             )
             schema = await store.read_schema(conn)
             run = BatchedRun(conn, schema, only, options, writer, stream.count)
@@ -134,7 +140,9 @@ async def import_tenants(
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
             written, run_id = writer.written, writer.run_id
-            outcome = ImportOutcome(the_plan, run_id, written, applied)
+            outcome = ImportOutcome(
+                the_plan, run_id, written, applied, scrubbed=tuple(writer.scrubbed)
+            )
             if run_id is not None:
                 await store.finish_run(
                     conn,
@@ -512,5 +520,6 @@ def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str,
         "skipped": list(outcome.skipped),
         "selection": list(only) if only is not None else None,
         "secrets_referenced": outcome.plan.secrets_referenced,
+        "literals_kept_out_of_history": [f.to_json() for f in outcome.scrubbed],
         "tool_version": __version__,
     }

@@ -4,12 +4,14 @@ since recreated (with --force); itself a recorded run, so it can be undone in tu
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tenant_migrator import __version__
+from tenant_migrator import __version__, literal_scan
 from tenant_migrator.errors import DriftError, MigratorError, UsageError
+from tenant_migrator.literal_scan import LiteralFinding, scrub_row
 from tenant_migrator.planning import Change, diff_snapshots
 from tenant_migrator.store.runs import finish_run, start_run
 from tenant_migrator.store.schema import read_schema
@@ -26,6 +28,7 @@ from tenant_migrator.store.tables import (
 if TYPE_CHECKING:
     import asyncpg
 
+    from tenant_migrator.secrets import SecretRule
     from tenant_migrator.settings import Settings
 
 
@@ -46,6 +49,9 @@ class RollbackOutcome:
     entries: tuple[RollbackEntry, ...]
     new_run_id: int | None = None  # None for a dry run
     dry_run: bool = False
+    # Literal secrets in the values involved (the run's previous values, or the rows
+    # the rollback replaces): restored and recorded only as their ${ENV} references.
+    scrubbed: tuple[LiteralFinding, ...] = ()
 
 
 # $1: the run.
@@ -57,17 +63,32 @@ ROLLBACK_ENTRIES_SQL = f"""
     SELECT h.tenant_id, h.action, h.new_hash,
            h.previous IS NULL AS created,
            (SELECT {snapshot_sql("p")}::text
-            FROM jsonb_populate_record(NULL::{TENANTS}, h.previous) p) AS previous_snap,
+            FROM jsonb_populate_record(NULL::{TENANTS}, pv.previous) p) AS previous_snap,
            cur.snap AS current_snap, md5(cur.snap) AS current_hash,
            (SELECT max(l.run_id) FROM {RUN_TENANTS} l
             WHERE l.tenant_id = h.tenant_id AND l.run_id > h.run_id) AS later_run
     FROM {RUN_TENANTS} h
+    LEFT JOIN tm_previous pv ON pv.tenant_id = h.tenant_id
     LEFT JOIN LATERAL (
         SELECT {snapshot_sql("t")}::text AS snap FROM {TENANTS} t WHERE t.id = h.tenant_id
     ) cur ON true
     WHERE h.run_id = $1
     ORDER BY h.tenant_id
     """
+
+# What a rollback restores: the run's previous values, with any literal secret in
+# them replaced (``_stage_previous``) before they go anywhere. $1: the run.
+STAGE_PREVIOUS_SQL = f"""
+    CREATE TEMP TABLE tm_previous ON COMMIT DROP AS
+    SELECT tenant_id, previous FROM {RUN_TENANTS} WHERE run_id = $1 AND previous IS NOT NULL
+    """
+READ_STAGED_PREVIOUS_SQL = "SELECT tenant_id, previous::text AS previous FROM tm_previous"
+# $1 tenant, $2 the scrubbed values (JSON text).
+SCRUB_STAGED_PREVIOUS_SQL = "UPDATE tm_previous SET previous = $2::jsonb WHERE tenant_id = $1"
+READ_DONE_PREVIOUS_SQL = (
+    "SELECT tenant_id, previous::text AS previous FROM tm_done WHERE previous IS NOT NULL"
+)
+SCRUB_DONE_PREVIOUS_SQL = "UPDATE tm_done SET previous = $2::jsonb WHERE tenant_id = $1"
 
 CREATE_DONE_SQL = (
     "CREATE TEMP TABLE tm_done (tenant_id text PRIMARY KEY, action text, previous jsonb, "
@@ -85,13 +106,12 @@ UNDO_CREATES_SQL = f"""
     """
 
 # Rows the run changed: put back the owned values it replaced. Columns the tool
-# does not own (status, plan, quotas …) keep whatever they are now. $1: the run.
+# does not own (status, plan, quotas …) keep whatever they are now.
 _ASSIGN = ", ".join(f"{c} = src.{c}" for c in WRITTEN_COLUMNS)
 RESTORE_UPDATES_SQL = f"""
     WITH src AS (
-        SELECT p.* FROM {RUN_TENANTS} h,
-             LATERAL jsonb_populate_record(NULL::{TENANTS}, h.previous) p
-        WHERE h.run_id = $1 AND h.previous IS NOT NULL
+        SELECT p.* FROM tm_previous pv,
+             LATERAL jsonb_populate_record(NULL::{TENANTS}, pv.previous) p
     ), old AS (
         SELECT t.id, to_jsonb(t) AS previous FROM {TENANTS} t JOIN src ON src.id = t.id
     ), u AS (
@@ -103,14 +123,13 @@ RESTORE_UPDATES_SQL = f"""
     """
 
 # Rows the run changed that are gone now (deleted since; only with --force):
-# the whole previous row comes back. $1: the run.
+# the whole previous row comes back.
 RECREATE_DELETED_SQL = f"""
     WITH i AS (
         INSERT INTO {TENANTS}
-        SELECT p.* FROM {RUN_TENANTS} h,
-             LATERAL jsonb_populate_record(NULL::{TENANTS}, h.previous) p
-        WHERE h.run_id = $1 AND h.previous IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM {TENANTS} t WHERE t.id = h.tenant_id)
+        SELECT p.* FROM tm_previous pv,
+             LATERAL jsonb_populate_record(NULL::{TENANTS}, pv.previous) p
+        WHERE NOT EXISTS (SELECT 1 FROM {TENANTS} t WHERE t.id = pv.tenant_id)
         RETURNING {TENANTS}.id, {snapshot_sql(TENANTS)} AS written
     )
     INSERT INTO tm_done SELECT id, '{RowAction.CREATE}', NULL, written FROM i
@@ -151,6 +170,8 @@ async def rollback(
         run = await conn.fetchrow(FIND_RUN_SQL, run_id)
         if run is None:
             raise UsageError(f"no run {run_id}; `tenant-migrator history` lists the runs")
+        rules = literal_scan.project_rules(settings)
+        scrubbed = await _stage_previous(conn, run_id, rules)
         entries = await _rollback_entries(conn, run_id)
         changed = [e for e in entries if e.changed_since]
         if changed and not force and not dry_run:
@@ -161,11 +182,12 @@ async def rollback(
                 f"{run_id}'s previous values over those changes."
             )
         if dry_run:
-            return RollbackOutcome(run_id, entries, dry_run=True)
+            return RollbackOutcome(run_id, entries, dry_run=True, scrubbed=scrubbed)
         new_run = await start_run(
             conn, "rollback", started_at, forced=bool(changed), rollback_of=run_id
         )
-        done = await _apply_rollback(conn, run_id, new_run)
+        done, replaced = await _apply_rollback(conn, run_id, new_run, rules)
+        scrubbed += replaced
         await finish_run(
             conn,
             new_run,
@@ -175,10 +197,40 @@ async def rollback(
                 "deleted": sum(1 for a in done.values() if a == RowAction.DELETE),
                 "recreated": sum(1 for a in done.values() if a == RowAction.CREATE),
                 "forced_over": [e.tenant_id for e in changed],
+                "literals_kept_out_of_history": [f.to_json() for f in scrubbed],
                 "tool_version": __version__,
             },
         )
-    return RollbackOutcome(run_id, entries, new_run_id=new_run)
+    return RollbackOutcome(run_id, entries, new_run_id=new_run, scrubbed=scrubbed)
+
+
+async def _scrub_table(
+    conn: asyncpg.Connection,
+    read_sql: str,
+    update_sql: str,
+    rules: Mapping[str, SecretRule],
+) -> tuple[LiteralFinding, ...]:
+    """Replace, in a temp table of (tenant_id, previous), every literal secret by
+    what extraction makes of it. Returns what was found."""
+    findings: list[LiteralFinding] = []
+    updates = []
+    for r in await conn.fetch(read_sql):
+        scrubbed = scrub_row(json.loads(r["previous"]), r["tenant_id"], rules)
+        if scrubbed.changed:
+            findings.extend(scrubbed.findings)
+            updates.append((r["tenant_id"], json.dumps(scrubbed.row)))
+    if updates:
+        await conn.executemany(update_sql, updates)
+    return tuple(findings)
+
+
+async def _stage_previous(
+    conn: asyncpg.Connection, run_id: int, rules: Mapping[str, SecretRule]
+) -> tuple[LiteralFinding, ...]:
+    """The run's previous values into ``tm_previous``, literal secrets replaced (a
+    history written before the tool scrubbed it may hold some): never restored."""
+    await conn.execute(STAGE_PREVIOUS_SQL, run_id)
+    return await _scrub_table(conn, READ_STAGED_PREVIOUS_SQL, SCRUB_STAGED_PREVIOUS_SQL, rules)
 
 
 async def _rollback_entries(conn: asyncpg.Connection, run_id: int) -> tuple[RollbackEntry, ...]:
@@ -208,10 +260,15 @@ async def _rollback_entries(conn: asyncpg.Connection, run_id: int) -> tuple[Roll
     return tuple(entries)
 
 
-async def _apply_rollback(conn: asyncpg.Connection, run_id: int, new_run: int) -> dict[str, str]:
+async def _apply_rollback(
+    conn: asyncpg.Connection, run_id: int, new_run: int, rules: Mapping[str, SecretRule]
+) -> tuple[dict[str, str], tuple[LiteralFinding, ...]]:
+    """Undo the run; returns tenant → what was done, and the literal secrets the
+    replaced rows held (their history gets the references instead)."""
     await conn.execute(CREATE_DONE_SQL)
     await conn.execute(UNDO_CREATES_SQL, run_id)
-    await conn.execute(RESTORE_UPDATES_SQL, run_id)
-    await conn.execute(RECREATE_DELETED_SQL, run_id)
+    await conn.execute(RESTORE_UPDATES_SQL)
+    await conn.execute(RECREATE_DELETED_SQL)
+    replaced = await _scrub_table(conn, READ_DONE_PREVIOUS_SQL, SCRUB_DONE_PREVIOUS_SQL, rules)
     rows = await conn.fetch(RECORD_ROLLBACK_SQL, run_id, new_run)
-    return {r["tenant_id"]: r["action"] for r in rows}
+    return {r["tenant_id"]: r["action"] for r in rows}, replaced

@@ -13,10 +13,12 @@ a run must roll back) is ``streaming.py``'s.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.errors import DriftError
+from tenant_migrator.literal_scan import LiteralFinding, scrub_row
 from tenant_migrator.planning import Plan, TenantPlan
 from tenant_migrator.record import CONFIG_SOURCE, OWNED_COLUMNS
 from tenant_migrator.store.rows import Payload, payload_of
@@ -31,6 +33,8 @@ from tenant_migrator.store.tables import (
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from tenant_migrator.secrets import SecretRule
 
 # What the COPY sends per planned tenant, in this order: every column is text.
 INCOMING_COLUMNS: tuple[str, ...] = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
@@ -49,6 +53,7 @@ def _temp_tables_sql() -> str:
         ALTER TABLE tm_incoming ALTER COLUMN tenant_config SET STORAGE EXTERNAL;
         CREATE TEMP TABLE tm_deferred (LIKE tm_incoming INCLUDING INDEXES INCLUDING STORAGE)
             WITH (toast_tuple_target = 8160) ON COMMIT DROP;
+        CREATE TEMP TABLE tm_patch (id text PRIMARY KEY, patch jsonb) ON COMMIT DROP;
         """
 
 
@@ -56,8 +61,16 @@ def _temp_tables_sql() -> str:
 CREATE_TEMP_TABLES_SQL = _temp_tables_sql()
 
 
-def _write_sql() -> str:
-    """The upsert of everything in ``tm_incoming``, and its history rows ($1: the run)."""
+def _write_sql(patched: bool) -> str:
+    """The upsert of everything in ``tm_incoming``, and its history rows ($1: the run).
+
+    ``patched``: the previous values recorded in history are the row's with
+    ``tm_patch``'s keys over it (the literal secrets ``scrub_row`` found there,
+    replaced by what extraction makes of them): a literal never reaches history.
+    """
+    previous = f"(SELECT to_jsonb(t) FROM {TENANTS} t WHERE t.id = i.id)"
+    if patched:
+        previous += " || coalesce((SELECT p.patch FROM tm_patch p WHERE p.id = i.id), '{}')"
     assign = ",\n            ".join(f"{c} = excluded.{c}" for c in WRITTEN_COLUMNS)
     current = ", ".join(f"t.{c}" for c in WRITTEN_COLUMNS)
     proposed = ", ".join(f"excluded.{c}" for c in WRITTEN_COLUMNS)
@@ -66,7 +79,7 @@ def _write_sql() -> str:
         -- A subquery per incoming row, not a join: the planner, misled by the
         -- statistics of a table that was empty when the run began, would walk
         -- every row of tenants at each flush to find the few hundred incoming ones.
-        SELECT i.id, (SELECT to_jsonb(t) FROM {TENANTS} t WHERE t.id = i.id) AS previous
+        SELECT i.id, {previous} AS previous
         FROM tm_incoming i
     ), w AS (
         INSERT INTO {TENANTS} AS t
@@ -97,7 +110,17 @@ def _write_sql() -> str:
     """
 
 
-WRITE_SQL = _write_sql()
+WRITE_SQL = _write_sql(patched=False)
+WRITE_PATCHED_SQL = _write_sql(patched=True)
+
+# The current values of the staged rows that exist (updates), to look for literal
+# secrets before they become history. A subquery per row, as in the upsert.
+STAGED_PREVIOUS_SQL = f"""
+    SELECT i.id, (SELECT to_jsonb(t)::text FROM {TENANTS} t WHERE t.id = i.id) AS previous
+    FROM tm_incoming i
+    WHERE i.expected_hash IS NOT NULL
+    """
+TRUNCATE_PATCH_SQL = "TRUNCATE tm_patch"
 
 # $1: the tenants left out (shared-secret conflicts).
 MOVE_DEFERRED_SQL = """
@@ -138,13 +161,22 @@ class PlanWriter:
         self,
         conn: asyncpg.Connection,
         start_run: Callable[[], Awaitable[int]],
+        rules: Mapping[str, SecretRule] | None = None,
     ) -> None:
         self.conn = conn
         self.run_id: int | None = None
         self.written: dict[str, str] = {}  # tenant → create/update
+        # Literal secrets found in rows this run replaced: history got their
+        # references instead (the report names each; never a value).
+        self.scrubbed: list[LiteralFinding] = []
+        self._rules = rules  # the schema's x-secret rules (None: the baseline ones)
         self._start_run = start_run
         self._started = False
         self._staged = 0
+        # Staged (or deferred) tenants planned against an existing row: only those
+        # have previous values to look at. Creates skip the look entirely.
+        self._staged_existing = 0
+        self._deferred_existing = 0
 
     async def _start(self) -> None:
         if self._started:
@@ -172,6 +204,7 @@ class PlanWriter:
         await self._start()
         await self._copy("tm_incoming", todo, proposed or {})
         self._staged += len(todo)
+        self._staged_existing += _existing(todo)
         if flush or self._staged >= FLUSH_ROWS:
             await self.flush()
 
@@ -188,6 +221,7 @@ class PlanWriter:
         if todo:
             await self._start()
             await self._copy("tm_deferred", todo, proposed or {})
+            self._deferred_existing += _existing(todo)
 
     async def write_deferred(self, leave_out: Iterable[str] = ()) -> None:
         """Write what ``defer`` kept, except the tenants in ``leave_out``, and
@@ -198,6 +232,7 @@ class PlanWriter:
         count = await self.conn.fetchval(MOVE_DEFERRED_SQL, list(leave_out))
         await self.conn.execute(TRUNCATE_DEFERRED_SQL)
         self._staged = count
+        self._staged_existing, self._deferred_existing = self._deferred_existing, 0
         await self.flush()
 
     async def _copy(
@@ -210,7 +245,9 @@ class PlanWriter:
     async def _write_incoming(self, expected: int) -> None:
         if self.run_id is None:
             self.run_id = await self._start_run()
-        rows = await self.conn.fetch(WRITE_SQL, self.run_id)
+        patched = await self._scrub_previous() if self._staged_existing else False
+        self._staged_existing = 0
+        rows = await self.conn.fetch(WRITE_PATCHED_SQL if patched else WRITE_SQL, self.run_id)
         if len(rows) != expected:
             ids = {r["tenant_id"] for r in rows}
             planned = {r["id"] for r in await self.conn.fetch(STAGED_IDS_SQL)}
@@ -224,7 +261,27 @@ class PlanWriter:
         # A new file for the next batch; emptying it with DELETE would leave every
         # batch's dead rows for the next one's scans to wade through.
         await self.conn.execute(TRUNCATE_INCOMING_SQL)
+        if patched:
+            await self.conn.execute(TRUNCATE_PATCH_SQL)
         self.written.update((r["tenant_id"], r["action"]) for r in rows)
+
+    async def _scrub_previous(self) -> bool:
+        """Look for literal secrets in the rows about to be replaced; stage a patch
+        (into ``tm_patch``) for each row holding one. True when any was staged."""
+        patches = []
+        for r in await self.conn.fetch(STAGED_PREVIOUS_SQL):
+            if r["previous"] is None:
+                continue
+            row = json.loads(r["previous"])
+            scrubbed = scrub_row(row, r["id"], self._rules)
+            if scrubbed.changed:
+                self.scrubbed.extend(scrubbed.findings)
+                patches.append((r["id"], json.dumps(_patch(row, scrubbed.row))))
+        if patches:
+            await self.conn.copy_records_to_table(
+                "tm_patch", records=patches, columns=["id", "patch"]
+            )
+        return bool(patches)
 
 
 async def write_plan(
@@ -254,6 +311,15 @@ async def _prefer_lz4(conn: asyncpg.Connection) -> None:
     # the server was built with lz4 (PostgreSQL 14+; pg_settings lists it).
     if await conn.fetchval(HAS_LZ4_SQL):
         await conn.execute(PREFER_LZ4_SQL)
+
+
+def _existing(todo: Iterable[TenantPlan]) -> int:
+    return sum(1 for tenant in todo if tenant.expected_hash is not None)
+
+
+def _patch(row: Mapping[str, Any], scrubbed: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level keys ``scrubbed`` changed (a dropped one becomes null)."""
+    return {k: scrubbed.get(k) for k in row if scrubbed.get(k) != row[k]}
 
 
 def _incoming_records(
