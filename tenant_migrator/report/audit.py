@@ -1,15 +1,19 @@
-"""The ``audit`` report: a table of findings (text) or the JSON shape documented in
-``tenant_migrator.audit``. Never a value: findings carry none."""
+"""Literal secrets found in the database, reported: ``audit``'s table (text) or the
+JSON shape documented in ``tenant_migrator.audit``, and the lines an import or a
+rollback prints for the literals it kept out of history. Never a value: findings
+carry none."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from tenant_migrator.audit import AuditResult
+    from tenant_migrator.literal_scan import LiteralFinding
 
 
 def render_json(result: AuditResult) -> str:
@@ -45,3 +49,23 @@ def render_text(result: AuditResult, console: Console) -> None:
             style="bold red",
         )
     )
+
+
+def render_scrubbed(findings: Sequence[LiteralFinding], console: Console, kept: str) -> None:
+    """The literal secrets found in the database and never stored again: tenant,
+    path, kind and what was stored instead; never a value. ``kept``: where."""
+    from rich.text import Text
+
+    if not findings:
+        return
+    console.print(
+        Text(
+            f"! {len(findings)} literal secret(s) found in the database's values; {kept} "
+            "their ${ENV} references instead. Rotate each of these secrets: it was "
+            "stored in plain text.",
+            style="bold red",
+        )
+    )
+    for f in findings:
+        becomes = f.becomes or "nothing (the field is dropped)"
+        console.print(Text(f"    {f.tenant}  {f.path}  ({f.kind}) → {becomes}", style="red"))

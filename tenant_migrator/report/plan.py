@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from tenant_migrator.literal_scan import LiteralFinding
     from tenant_migrator.store import RollbackOutcome, RunInfo
     from tenant_migrator.streaming import ImportOutcome
 
@@ -508,29 +507,11 @@ def render_import(outcome: ImportOutcome, console: Console) -> None:
             console.print(Text(f"    {problem.format()}", style="red"))
     for tenant in plan.by_action(Action.ORPHANED):
         console.print(_tenant_tree(tenant))
+    from tenant_migrator.report.audit import render_scrubbed
+
     render_scrubbed(outcome.scrubbed, console, "history keeps")
     console.print()
     console.print(import_summary(outcome))
-
-
-def render_scrubbed(findings: Sequence[LiteralFinding], console: Console, kept: str) -> None:
-    """The literal secrets found in the database and never stored again: tenant,
-    path, kind and what was stored instead; never a value. ``kept``: where."""
-    from rich.text import Text
-
-    if not findings:
-        return
-    console.print(
-        Text(
-            f"! {len(findings)} literal secret(s) found in the database's values; {kept} "
-            "their ${ENV} references instead. Rotate each of these secrets: it was "
-            "stored in plain text.",
-            style="bold red",
-        )
-    )
-    for f in findings:
-        becomes = f.becomes or "nothing (the field is dropped)"
-        console.print(Text(f"    {f.tenant}  {f.path}  ({f.kind}) → {becomes}", style="red"))
 
 
 def import_summary(outcome: ImportOutcome) -> Table:
@@ -640,6 +621,8 @@ def render_rollback(outcome: RollbackOutcome, console: Console) -> None:
             # Both sides come from the database here (current row, previous values).
             _changes_tree(tree, entry.changes, new_from_record=False)
         console.print(tree)
+    from tenant_migrator.report.audit import render_scrubbed
+
     render_scrubbed(outcome.scrubbed, console, "the rollback restores (and records)")
     console.print()
     if outcome.dry_run:
