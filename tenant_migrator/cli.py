@@ -365,8 +365,9 @@ _Force = Annotated[
     typer.Option(
         "--force",
         help=(
-            "Overwrite tenants edited in the database since our last import (their values go "
-            "into history), and replace an existing --secrets-out file."
+            "Overwrite tenants edited in the database since our last import or never "
+            "imported (database-owned), re-create tenants deleted in the database since "
+            "(overwritten values go into history), and replace an existing --secrets-out file."
         ),
     ),
 ]
@@ -573,6 +574,37 @@ def rollback(
         )
     outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
     report.render_rollback(outcome, render.stdout())
+
+
+class AuditFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    output_format: Annotated[
+        AuditFormat, typer.Option("--format", help="text (table) or json.")
+    ] = AuditFormat.text,
+) -> None:
+    """Scan the tenants table (and the run history) for literal secrets. Read-only.
+
+    Reports tenant, table, run, JSON path and kind (key-name, schema, shape:sendgrid
+    ...), never a value. Exit 0 when none is found, 1 when any is (or on errors),
+    2 on usage errors.
+    """
+    from tenant_migrator import audit as auditing
+    from tenant_migrator import render
+    from tenant_migrator.report import audit as report
+
+    result = _run(auditing.audit(_settings(ctx)))
+    if output_format is AuditFormat.json:
+        sys.stdout.write(report.render_json(result))
+    else:
+        report.render_text(result, render.stdout())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("export")

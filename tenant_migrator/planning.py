@@ -29,7 +29,7 @@ from tenant_migrator.record import CONFIG_SOURCE, INSERT_ONLY_COLUMNS, OWNED_COL
 from tenant_migrator.secrets import SecretReference
 
 # What the drift hash covers, in this order: the owned columns, config_source and
-# tenant_config. store.py builds the same object in SQL (jsonb_build_object).
+# tenant_config. store/tables.py builds the same object in SQL (jsonb_build_object).
 SNAPSHOT_COLUMNS: tuple[str, ...] = (*OWNED_COLUMNS, "config_source")
 
 # Column widths from migrations 011/012. A value that does not fit would make the
@@ -67,6 +67,19 @@ class Action(StrEnum):
     INVALID = "invalid"
     BLOCKED = "blocked"
     ORPHANED = "orphaned"
+
+
+class BlockedReason(StrEnum):
+    """Why a tenant is blocked (JSON ``blocked_reason``), or what ``--force`` overrode.
+
+    ``edited``: the row changed in the database since our last import of it (drift).
+    ``database-owned``: a ``config_source='database'`` row no run of ours wrote.
+    ``deleted``: our history has a baseline for the tenant, and the row is gone.
+    """
+
+    EDITED = "edited"
+    DATABASE_OWNED = "database-owned"
+    DELETED = "deleted"
 
 
 class Op(StrEnum):
@@ -178,8 +191,10 @@ class TenantPlan:
     record: TenantRecord | None = None
     secrets: tuple[SecretReference, ...] = ()
     path: Path | None = None
-    # Set on a blocked tenant that --force turned into an update.
+    # Set on a blocked tenant that --force turned into an update (or a create).
     forced: bool = False
+    # Why it is blocked (or, with ``forced``, what --force overrode); None otherwise.
+    reason: BlockedReason | None = None
     # An orphaned row still marked config_source='yaml': the platform's runtime
     # looks for a file that is not there, so the tenant cannot load at all.
     missing_yaml: bool = False
@@ -187,6 +202,11 @@ class TenantPlan:
     @property
     def writes(self) -> bool:
         return self.action in (Action.CREATE, Action.UPDATE)
+
+    @property
+    def blocked_reason(self) -> BlockedReason | None:
+        """The reason of a blocked tenant (JSON ``blocked_reason``); None when not blocked."""
+        return self.reason if self.action is Action.BLOCKED else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,23 +324,40 @@ def plan_tenant(
     if problems := record_problems(record, result.path, serialized):
         return TenantPlan(action=Action.INVALID, errors=problems, **common)
     if row is None:
-        return TenantPlan(action=Action.CREATE, changes=changes, record=record, **common)
+        if state is None:
+            return TenantPlan(action=Action.CREATE, changes=changes, record=record, **common)
+        # Our history has a baseline for it, the row is gone: someone deleted it in
+        # the database since that run. Re-creating it is --force's call.
+        deleted = {"reason": BlockedReason.DELETED, "drift_run": state.run_id}
+        if not force:
+            return TenantPlan(action=Action.BLOCKED, changes=changes, **deleted, **common)
+        return TenantPlan(
+            action=Action.CREATE, changes=changes, record=record, forced=True, **deleted, **common
+        )
 
     drift: tuple[Change, ...] = ()
     drift_run = None
+    reason = None
     if state is not None and state.hash != row.hash:
         drift_run = state.run_id
+        reason = BlockedReason.EDITED
         # Without the baseline values we can still say *that* it drifted.
         drift = diff_snapshots(state.snapshot, row.snapshot or {}) if state.snapshot else ()
-        if not force:
-            return TenantPlan(
-                action=Action.BLOCKED,
-                changes=changes,
-                drift=drift,
-                drift_run=drift_run,
-                expected_hash=row.hash,
-                **common,
-            )
+    elif state is None and row.config_source == CONFIG_SOURCE:
+        # A database-backed row no run of ours wrote (seeded by a migration, written
+        # by hand or by another tool): the database owns it. ``changes`` shows what
+        # --force would write; keys only the database has are its removes.
+        reason = BlockedReason.DATABASE_OWNED
+    if reason is not None and not force:
+        return TenantPlan(
+            action=Action.BLOCKED,
+            changes=changes,
+            drift=drift,
+            drift_run=drift_run,
+            expected_hash=row.hash,
+            reason=reason,
+            **common,
+        )
     return TenantPlan(
         action=Action.UPDATE,
         changes=changes,
@@ -328,9 +365,19 @@ def plan_tenant(
         drift_run=drift_run,
         expected_hash=row.hash,
         record=record,
-        forced=drift_run is not None,
+        forced=reason is not None,
+        reason=reason,
         **common,
     )
+
+
+def blocked_words(tenant: TenantPlan) -> str:
+    """Why ``tenant`` is blocked (or what --force overrode), in words."""
+    if tenant.reason is BlockedReason.DATABASE_OWNED:
+        return "owned by the database, never imported"
+    if tenant.reason is BlockedReason.DELETED:
+        return f"deleted in the database since run {tenant.drift_run}"
+    return f"edited in the database since run {tenant.drift_run}"
 
 
 def plan_orphan(row: CurrentRow) -> TenantPlan:

@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import __version__, secrets, store
+from tenant_migrator import __version__, literal_scan, secrets, store
 from tenant_migrator.errors import DriftError, MigrationError, MigratorError
+from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
     LoadResult,
     SharedSecrets,
@@ -47,10 +48,13 @@ from tenant_migrator.pipeline import (
 )
 from tenant_migrator.planning import (
     Action,
+    BlockedReason,
     Change,
     CurrentRow,
+    Op,
     Plan,
     TenantPlan,
+    blocked_words,
     build_plan,
     plan_orphan,
     plan_tenant,
@@ -87,6 +91,9 @@ class ImportOutcome:
     written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
     migrations_applied: tuple[str, ...] = ()
     duration_s: float = 0.0
+    # Literal secrets found in the rows this run replaced: history holds their
+    # ${ENV} references instead; the report names each (tenant, path) to rotate.
+    scrubbed: tuple[LiteralFinding, ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for a in self.written.values() if a == action)
@@ -125,7 +132,9 @@ async def import_tenants(
         async with conn.transaction():
             await migrations.lock(conn)
             writer = store.PlanWriter(
-                conn, lambda: store.start_run(conn, options.command, started_at)
+                conn,
+                lambda: store.start_run(conn, options.command, started_at),
+                rules=literal_scan.project_rules(settings),
             )
             schema = await store.read_schema(conn)
             run = BatchedRun(conn, schema, only, options, writer, stream.count)
@@ -134,7 +143,9 @@ async def import_tenants(
             on_phase("finishing the run")
             the_plan = await run.finish(stream.problems)
             written, run_id = writer.written, writer.run_id
-            outcome = ImportOutcome(the_plan, run_id, written, applied)
+            outcome = ImportOutcome(
+                the_plan, run_id, written, applied, scrubbed=tuple(writer.scrubbed)
+            )
             if run_id is not None:
                 await store.finish_run(
                     conn,
@@ -304,7 +315,7 @@ class BatchedRun:
         proposed = store.payloads(loaded)
         rows: Mapping[str, CurrentRow] = {}
         states: Mapping[str, Any] = {}
-        if self.schema.has_rows:
+        if self.schema.worth_reading:
             await self.settle()
             rows, states = await store.read_rows(
                 self.conn, self.schema, [r.tenant_id for r in batch], proposed
@@ -474,17 +485,33 @@ def refuse_invalid(
         )
 
 
+# A database-owned tenant's refusal lists at most this many of the paths --force
+# would remove (the keys only the database has).
+_REMOVES_LISTED = 10
+
+
 def check_blocked(blocked: Sequence[TenantPlan]) -> None:
-    """Refuse the whole run when a row was edited in the database since our last import."""
+    """Refuse the whole run when a row is not ours to overwrite: edited in the
+    database since our last import, owned by the database (never imported), or
+    deleted in the database since our last import. Every such tenant is named."""
     if not blocked:
         return
     lines = []
     for tenant in blocked:
-        lines.append(f"{tenant.id}: edited in the database since run {tenant.drift_run}:")
-        lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
+        lines.append(f"{tenant.id}: {blocked_words(tenant)}:")
+        if tenant.reason is BlockedReason.DATABASE_OWNED:
+            removes = [c.path for c in tenant.changes if c.op is Op.REMOVE]
+            lines += [f"    --force would remove {p}" for p in removes[:_REMOVES_LISTED]]
+            if len(removes) > _REMOVES_LISTED:
+                lines.append(f"    … and {len(removes) - _REMOVES_LISTED} more")
+            lines.append(f"    --force would write {len(tenant.changes)} change(s) in all")
+        elif tenant.reason is BlockedReason.DELETED:
+            lines.append("    --force would create it again from its client file")
+        else:
+            lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
     raise DriftError(
-        f"{len(blocked)} tenant(s) changed in the database after our last import; "
-        "nothing was written:\n"
+        f"{len(blocked)} tenant(s) changed in the database after our last import, or never "
+        "imported by this tool; nothing was written:\n"
         + "\n".join(lines)
         + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
         "TENANT`), or overwrite it with --force (the overwritten values go into history)."
@@ -508,5 +535,6 @@ def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str,
         "skipped": list(outcome.skipped),
         "selection": list(only) if only is not None else None,
         "secrets_referenced": outcome.plan.secrets_referenced,
+        "literals_kept_out_of_history": [f.to_json() for f in outcome.scrubbed],
         "tool_version": __version__,
     }

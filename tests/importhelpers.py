@@ -56,6 +56,45 @@ PLANTED: dict[str, str] = {
 }
 
 
+# Literals planted in the database itself: a row "the old importer" wrote, with a
+# literal SendGrid key and passwords (schema fields, a secret-looking key, a key
+# pasted into a signature). The scan after each test looks for these too: no test
+# may leave one behind in any table.
+DATABASE_PLANTED: dict[str, str] = {
+    "sendgrid": "SG.oldimporterFAKE01.oldimporterFAKEsecret0000001",
+    "smtp_password": "old-importer-fake-smtp-password-01",
+    "db_password": "old-importer-fake-db-password-01",
+    "signature_sendgrid": "SG.oldsignatureFAKE1.oldsignatureFAKEsecret000001",
+}
+
+
+def old_importer_config() -> dict[str, Any]:
+    """The tenant_config the old importer left in africastay's row: literals in place,
+    and a key (pricing) no client file has."""
+    p = DATABASE_PLANTED
+    return {
+        "pricing": {"markup_percent": 12},
+        "branding": {"email_signature": f"Thanks!\nkey {p['signature_sendgrid']}"},
+        "email": {
+            "primary": "sales@africastay.example",
+            "sendgrid": {"api_key": p["sendgrid"], "from_email": "q@africastay.example"},
+            "smtp": {"host": "smtp.africastay.example", "password": p["smtp_password"]},
+        },
+        "integrations": {"db_password": p["db_password"]},
+    }
+
+
+def plant_old_importer_row(pg, url: str, config_source: str = "yaml") -> None:
+    """africastay's row as the old importer wrote it (literals in tenant_config)."""
+    pg.execute(
+        url,
+        "INSERT INTO tenants (id, name, config_source, tenant_config) "
+        "VALUES ('africastay', 'Africa Stay (old)', $1, $2::text::jsonb)",
+        config_source,
+        json.dumps(old_importer_config()),
+    )
+
+
 def planted_document() -> dict[str, Any]:
     p = PLANTED
     return {
@@ -143,10 +182,11 @@ def read_client(root: Path, tenant_id: str) -> dict[str, Any]:
 
 
 def secret_literals(root: Path) -> set[str]:
-    """Every literal the pipeline took out of the project's files, plus the planted ones."""
+    """Every literal the pipeline took out of the project's files, plus the planted ones
+    (in files and in the database)."""
     result = load_tenants(Settings(project_dir=root))
     found = {s.literal for r in result.results for s in r.secrets if s.literal}
-    return found | set(PLANTED.values())
+    return found | set(PLANTED.values()) | set(DATABASE_PLANTED.values())
 
 
 def dump_database(pg, url: str) -> dict[str, list[str]]:

@@ -118,6 +118,8 @@ def _sample_plan(tmp_path):
     snap["currency"] = "EUR"
     rows[blocked] = CurrentRow(blocked, snap, "edited")
     states = {blocked: ImportState(4, "before", record_snapshot(records[blocked]))}
+    # The updated rows are the ones our run 3 wrote (else they would be database-owned).
+    states |= {tid: ImportState(3, "h-" + tid) for tid in ids[10:15]}
     rows["orphan-row"] = CurrentRow("orphan-row", {"config_source": "yaml"}, "h-orphan")
     plan = build_plan(load, rows, states, ["013_import_history.sql"])
     summary = plan.summary()

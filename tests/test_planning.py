@@ -71,10 +71,14 @@ def row_for(rec: TenantRecord, hash_: str = "h1", **changes) -> CurrentRow:
 
 
 def plan_of(results, rows=(), states=None, pending=(), force=False):
+    """``states`` default: each row is the one our last import left (baseline = its
+    hash), as ``row_for`` builds it; a row no run of ours wrote needs ``states={}``."""
+    if states is None:
+        states = {r.id: ImportState(run_id=1, hash=r.hash) for r in rows if r.hash}
     return build_plan(
         LoadResult(results=tuple(results)),
         {r.id: r for r in rows},
-        states or {},
+        states,
         pending,
         force=force,
     )
@@ -309,7 +313,10 @@ def mixed_plan():
             row_for(imported, hash_="admin", name="Admin's"),
             row_for(record("orphan"), config_source="yaml"),
         ],
-        {"blocked-one": ImportState(3, "h1", record_snapshot(imported))},
+        {
+            "blocked-one": ImportState(3, "h1", record_snapshot(imported)),
+            "changed": ImportState(2, "h1"),  # written by run 2, unchanged since
+        },
         pending=["013_import_history.sql"],
     )
 

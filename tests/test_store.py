@@ -1,4 +1,4 @@
-"""store.py against a real PostgreSQL: the database-side comparison agrees with the
+"""store/ against a real PostgreSQL: the database-side comparison agrees with the
 write's IS DISTINCT FROM, drift hashes are computed in SQL, and bad values never
 reach a half-done transaction."""
 

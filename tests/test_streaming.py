@@ -43,6 +43,9 @@ def project(tmp_path) -> Path:
 @pytest.fixture
 def writes(monkeypatch) -> list[int]:
     """Small flushes, and a record of every write statement's row count."""
+    # The writer's own flush size, and the one streaming reads to write the last
+    # batches at once.
+    monkeypatch.setattr(store.writer, "FLUSH_ROWS", FLUSH_ROWS)
     monkeypatch.setattr(store, "FLUSH_ROWS", FLUSH_ROWS)
     counted: list[int] = []
     real = store.PlanWriter._write_incoming

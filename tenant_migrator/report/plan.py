@@ -16,6 +16,7 @@ JSON shape (``FORMAT_VERSION`` 1; keys are only ever added; indented up to
                   "errors": [...], "warnings": [...],          # Problem.to_json()
                   "drift": [{"path", "op", "old", "new"}],     # last import -> database
                   "drift_run", "forced", "missing_yaml",
+                  "blocked_reason",                    # edited | database-owned | deleted | null
                   "secrets": [{"path", "env_var", "action"}]}]}
 """
 
@@ -28,11 +29,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tenant_migrator import secrets
 from tenant_migrator.planning import (
     Action,
+    BlockedReason,
     Change,
     DocumentAdd,
     Op,
     Plan,
     TenantPlan,
+    blocked_words,
     unescape,
 )
 
@@ -154,6 +157,7 @@ def tenant_to_json(tenant: TenantPlan, *, document: str | None = None) -> dict[s
         "warnings": [p.to_json() for p in tenant.warnings],
         "drift": [redact_change(c).to_json() for c in tenant.drift],
         "drift_run": tenant.drift_run,
+        "blocked_reason": tenant.blocked_reason.value if tenant.blocked_reason else None,
         "forced": tenant.forced,
         "missing_yaml": tenant.missing_yaml,
         "secrets": [
@@ -300,12 +304,22 @@ def render_markdown(plan: Plan) -> str:
 
 def _note(tenant: TenantPlan) -> str:
     if tenant.action is Action.BLOCKED:
+        if tenant.reason is BlockedReason.DATABASE_OWNED:
+            return (
+                "owned by the database, never imported; import and sync leave it without "
+                "--force (its removes are the keys only the database has)"
+            )
+        if tenant.reason is BlockedReason.DELETED:
+            return (
+                f"deleted in the database since run {tenant.drift_run}; import and sync do "
+                "not re-create it without --force"
+            )
         since = f" since run {tenant.drift_run}" if tenant.drift_run else ""
         return (
             f"edited in the database{since}; import and sync refuse to overwrite it without --force"
         )
     if tenant.forced:
-        return f"edited in the database since run {tenant.drift_run}; --force overwrites it"
+        return f"{blocked_words(tenant)}; --force overwrites it"
     if tenant.action is Action.ORPHANED:
         if tenant.missing_yaml:
             return (
@@ -365,7 +379,7 @@ def _tenant_tree(tenant: TenantPlan) -> Tree:
         drift = tree.add(Text("drift: last import → database", style="magenta"))
         _changes_tree(drift, tenant.drift, new_from_record=False)
     changes = tenant.changes
-    if tenant.action is Action.CREATE:
+    if tenant.action is Action.CREATE or tenant.reason is BlockedReason.DELETED:
         changes = tuple(_create_summary(changes))
     if tenant.action is Action.BLOCKED and changes:
         forced = tree.add(Text("--force would write", style="dim"))
@@ -493,6 +507,9 @@ def render_import(outcome: ImportOutcome, console: Console) -> None:
             console.print(Text(f"    {problem.format()}", style="red"))
     for tenant in plan.by_action(Action.ORPHANED):
         console.print(_tenant_tree(tenant))
+    from tenant_migrator.report.audit import render_scrubbed
+
+    render_scrubbed(outcome.scrubbed, console, "history keeps")
     console.print()
     console.print(import_summary(outcome))
 
@@ -604,6 +621,9 @@ def render_rollback(outcome: RollbackOutcome, console: Console) -> None:
             # Both sides come from the database here (current row, previous values).
             _changes_tree(tree, entry.changes, new_from_record=False)
         console.print(tree)
+    from tenant_migrator.report.audit import render_scrubbed
+
+    render_scrubbed(outcome.scrubbed, console, "the rollback restores (and records)")
     console.print()
     if outcome.dry_run:
         console.print(
