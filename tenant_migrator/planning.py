@@ -82,6 +82,9 @@ class BlockedReason(StrEnum):
     DELETED = "deleted"
 
 
+_LEFT_ALONE = frozenset((BlockedReason.DATABASE_OWNED, BlockedReason.DELETED))
+
+
 class Op(StrEnum):
     ADD = "add"
     REMOVE = "remove"
@@ -208,6 +211,13 @@ class TenantPlan:
         """The reason of a blocked tenant (JSON ``blocked_reason``); None when not blocked."""
         return self.reason if self.action is Action.BLOCKED else None
 
+    @property
+    def left_alone(self) -> bool:
+        """Blocked because the row is the database's (owned by it, or deleted there),
+        not because it drifted: a bulk import leaves it and writes the others, where
+        an edited row stops the whole run (it was ours, and someone changed it)."""
+        return self.action is Action.BLOCKED and self.reason in _LEFT_ALONE
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -232,7 +242,8 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(p.is_error for p in self.problems) or any(
-            t.action in (Action.INVALID, Action.BLOCKED) for t in self.tenants
+            t.action is Action.INVALID or (t.action is Action.BLOCKED and not t.left_alone)
+            for t in self.tenants
         )
 
     @property

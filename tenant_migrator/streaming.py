@@ -104,6 +104,11 @@ class ImportOutcome:
         return tuple(t.id for t in self.plan.by_action(Action.INVALID))
 
     @property
+    def left_alone(self) -> tuple[str, ...]:
+        """The database-owned and deleted rows a bulk import left as they are."""
+        return tuple(t.id for t in self.plan.by_action(Action.BLOCKED) if t.left_alone)
+
+    @property
     def extracted(self) -> tuple[TenantPlan, ...]:
         """The loaded tenants whose literals --secrets-out saves (not the invalid ones)."""
         return tuple(t for t in self.plan.tenants if t.secrets and t.action is not Action.INVALID)
@@ -289,6 +294,7 @@ class BatchedRun:
         self._writing: asyncio.Future[None] | None = None
         # Every loaded id, for the orphan check (a whole-project run only).
         self._loaded: list[str] | None = [] if only is None else None
+        self._named = only is not None
         # Rows of excluded tenants are not the tool's business: never orphans.
         self.exclude: Exclusion = Exclusion()
 
@@ -327,7 +333,7 @@ class BatchedRun:
             self.tenants.extend(planned.tenants)
             return
         for tenant in planned.tenants:
-            if tenant.action is Action.BLOCKED or (
+            if self._refuses(tenant) or (
                 tenant.action is Action.INVALID and not self.options.skip_invalid
             ):
                 self.refused = True
@@ -369,13 +375,21 @@ class BatchedRun:
         if self.writer is not None:
             invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
             refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
-            check_blocked([t for t in tenants if t.action is Action.BLOCKED])
+            check_blocked([t for t in tenants if self._refuses(t)])
             await self.writer.write_deferred(leave_out=conflicts)
         if self._loaded is not None and self.schema.has_rows:
             orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
             orphans = [o for o in orphans if self.exclude.match(o.id) is None]
             tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
         return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
+
+    def _refuses(self, tenant: TenantPlan) -> bool:
+        """Whether ``tenant`` stops the run: a row edited since our import always; a
+        database-owned or deleted row only when it was named (``sync T``, ``import
+        T``), since the user then asked for exactly that tenant to be written."""
+        if tenant.action is not Action.BLOCKED:
+            return False
+        return not tenant.left_alone or self._named
 
     def _keep(self, tenant: TenantPlan) -> None:
         """What the outcome needs of ``tenant``: never its record (the document);
@@ -533,6 +547,7 @@ def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str,
         "created": outcome.count("create"),
         "updated": outcome.count("update"),
         "skipped": list(outcome.skipped),
+        "left_alone": list(outcome.left_alone),
         "selection": list(only) if only is not None else None,
         "secrets_referenced": outcome.plan.secrets_referenced,
         "literals_kept_out_of_history": [f.to_json() for f in outcome.scrubbed],

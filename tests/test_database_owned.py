@@ -1,7 +1,9 @@
 """Rows the tool never wrote (README "The main job", actions table): a
 ``config_source='database'`` row no run of ours wrote is owned by the database,
 and a row deleted in the database since our last import is not re-created; both
-are ``blocked`` until ``--force``. ``config_source='yaml'`` rows are updated as
+are ``blocked`` until ``--force``: a bulk import leaves them as they are and
+writes the other tenants; naming one (``sync T``, ``import T``) refuses, since
+exactly that write was asked for. ``config_source='yaml'`` rows are updated as
 before. Real PostgreSQL, the CLI in a subprocess."""
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ def seeded(migrated_database_url, pg):
 
 def test_a_database_owned_row_is_blocked_with_the_keys_only_the_database_has_as_removes(tm, seeded):
     planned = tm("plan", "--format", "json")
-    assert planned.returncode == 1  # blocked, as for drift
+    # Not an error: an import would leave it and write the rest (edited rows are 1).
+    assert planned.returncode == 0, planned.output
+    assert tm("plan", "--detailed-exitcode").returncode == 2  # the creates are pending
     tenant = next(t for t in json.loads(planned.stdout)["tenants"] if t["id"] == "africastay")
     assert tenant["action"] == "blocked"
     assert tenant["blocked_reason"] == "database-owned"
@@ -69,11 +73,28 @@ def test_a_database_owned_row_is_blocked_with_the_keys_only_the_database_has_as_
     assert "owned by the database, never imported" in markdown
 
 
-def test_import_and_sync_leave_a_database_owned_row_and_refuse_naming_it(
+def test_import_leaves_a_database_owned_row_and_writes_the_others(
+    tm, seeded, migrated_database_url, pg
+):
+    url = migrated_database_url
+    done = tm("import")
+    assert done.returncode == 0, done.output
+    assert "africastay  left as it is: owned by the database, never imported" in done.stdout
+    assert "left alone" in done.stdout
+    rows = tenants_rows(pg, url)
+    assert rows["africastay"] == seeded
+    assert set(rows) > {"africastay"}  # every other tenant was created
+    summary = json.loads(
+        pg.fetchval(url, "SELECT summary::text FROM tenant_migrator.import_runs WHERE id = 1")
+    )
+    assert summary["left_alone"] == ["africastay"]
+
+
+def test_naming_a_database_owned_row_refuses_and_writes_nothing(
     tm, seeded, migrated_database_url, pg
 ):
     before = dump_database(pg, migrated_database_url)
-    for command in (("import",), ("sync", "africastay")):
+    for command in (("import", "africastay"), ("sync", "africastay")):
         refused = tm(*command)
         assert refused.returncode == 1, refused.output
         assert "africastay: owned by the database, never imported" in refused.stderr
@@ -136,11 +157,16 @@ def test_a_row_deleted_in_the_database_since_our_import_is_blocked_not_recreated
     assert "deleted in the database since run 1" in tm("plan").stdout
     assert "deleted in the database since run 1" in tm("plan", "--format", "markdown").stdout
 
-    for command in (("import",), ("sync", "beachresorts")):
+    for command in (("import", "beachresorts"), ("sync", "beachresorts")):
         refused = tm(*command)
         assert refused.returncode == 1
         assert "beachresorts: deleted in the database since run 1" in refused.stderr
         assert dump_database(pg, url) == before
+    # A bulk import leaves it deleted and records that it did.
+    left = tm("import")
+    assert left.returncode == 0, left.output
+    assert "beachresorts  left as it is: deleted in the database since run 1" in left.stdout
+    assert "beachresorts" not in tenants_rows(pg, url)
 
     forced = tm("sync", "beachresorts", "--force")
     assert forced.returncode == 0, forced.output
@@ -161,7 +187,7 @@ def test_an_emptied_table_still_knows_which_tenants_were_deleted(tm, migrated_da
     planned = plan_json(tm)
     assert {t["action"] for t in planned.values()} == {"blocked"}
     assert {t["blocked_reason"] for t in planned.values()} == {"deleted"}
-    assert tm("import").returncode == 1
+    assert tm("import").returncode == 0
     assert tenants_rows(pg, url) == {}
 
 

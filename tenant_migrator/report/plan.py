@@ -505,6 +505,9 @@ def render_import(outcome: ImportOutcome, console: Console) -> None:
         console.print(line)
         for problem in tenant.errors:
             console.print(Text(f"    {problem.format()}", style="red"))
+    for tenant in plan.by_action(Action.BLOCKED):
+        if tenant.left_alone:
+            console.print(Text(f"! {tenant.id}  left as it is: {_note(tenant)}", style="magenta"))
     for tenant in plan.by_action(Action.ORPHANED):
         console.print(_tenant_tree(tenant))
     from tenant_migrator.report.audit import render_scrubbed
@@ -543,6 +546,13 @@ def import_summary(outcome: ImportOutcome) -> Table:
         str(len(skipped)),
         f"invalid: {', '.join(skipped)}" if skipped else "",
     )
+    if outcome.left_alone:
+        table.add_row(
+            Text("left alone", style="bold magenta"),
+            str(len(outcome.left_alone)),
+            "the database's rows (owned by it, or deleted there), --force overwrites: "
+            + ", ".join(outcome.left_alone),
+        )
     if orphans:
         loud = [t.id for t in orphans if t.missing_yaml]
         table.add_row(
