@@ -150,7 +150,8 @@ def password_server():
         asyncio.run(_require_password(url, pgdata))
         yield url
     finally:
-        embedded.stop(pgdata)
+        # destroy, not rmtree: as root the data may live under /var/lib/tenant-migrator.
+        embedded.destroy(pgdata)
         shutil.rmtree(root, ignore_errors=True)
 
 
