@@ -39,6 +39,7 @@ import os
 import pwd
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -304,14 +305,18 @@ def start(pgdata: Path) -> str:
     Idempotent and safe to call from several processes at once (a file lock next
     to ``pgdata``); an already running server is reused.
     """
-    if url := running_url(pgdata):
+    if (url := running_url(pgdata)) and _socket_is_private(pgdata):
         return url
     pgdata = pgdata.expanduser().absolute()
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         with _start_lock(pgdata):
             if url := running_url(pgdata):
-                return url
+                if _socket_is_private(pgdata):
+                    return url
+                # Started by an older version, socket in a 0777 directory: restart it
+                # with a private one rather than keep it open to every local user.
+                stop(pgdata)
             user = server_user()
             if user is not None:
                 _check_programs_reachable(user)
@@ -337,6 +342,17 @@ def start(pgdata: Path) -> str:
     if url is None:
         raise EmbeddedServerError(f"the embedded PostgreSQL server in {pgdata} did not start")
     return url
+
+
+def _socket_is_private(pgdata: Path) -> bool:
+    """Whether the running server's socket directory admits its owner only."""
+    info = read_server_info(pgdata)
+    if info is None or info.socket_dir is None:
+        return False
+    try:
+        return stat.S_IMODE(info.socket_dir.stat().st_mode) & 0o077 == 0
+    except OSError:
+        return False
 
 
 def _exists(path: Path) -> bool:

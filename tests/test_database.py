@@ -290,7 +290,7 @@ def test_embedded_server_lifecycle(run_cli, tmp_path):
         assert restarted.returncode == 0, restarted.stderr
         assert "012" in restarted.stdout and "pending" not in restarted.stdout
     finally:
-        embedded.stop(pgdata)
+        embedded.destroy(pgdata)
     assert embedded.running_url(pgdata) is None
 
 
