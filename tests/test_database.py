@@ -195,7 +195,7 @@ def test_cli_wrong_password_is_one_line_exit_1(run_cli, password_server):
     [
         ("postgresql://postgres:{pw}@127.0.0.1:1/postgres", "connection refused"),
         ("http://postgres:{pw}@127.0.0.1/postgres", "invalid database URL"),
-        ("postgresql://postgres:{pw}@127.0.0.1:99999/postgres", "cannot connect"),
+        ("postgresql://postgres:{pw}@127.0.0.1:99999/postgres", "a port is not a number"),
         ("not a url at all {pw}", "invalid database URL"),
     ],
 )
