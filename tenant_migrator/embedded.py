@@ -33,10 +33,8 @@ superuser. Instead (README "The embedded server"):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
-import pwd
 import shlex
 import shutil
 import stat
@@ -50,6 +48,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tenant_migrator.errors import MigratorError
+
+if os.name == "posix":  # the embedded server is supported on Linux and macOS
+    import fcntl
+    import pwd
 
 PGDATA_DIRNAME = "pgdata"
 # The superuser initdb creates and the database commands use by default.
@@ -179,7 +181,7 @@ def server_user() -> ServerUser | None:
     return ServerUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def _create_system_user() -> pwd.struct_passwd:
+def _create_system_user():
     useradd = shutil.which("useradd")
     if useradd is None:
         raise EmbeddedServerError(
@@ -379,7 +381,10 @@ def _data_dir(pgdata: Path, user: ServerUser | None) -> Path:
         pgdata.mkdir(exist_ok=True)
         return pgdata
     if pgdata.is_symlink():
-        return pgdata.resolve(strict=True)
+        if pgdata.exists():
+            return pgdata.resolve(strict=True)
+        # Its data directory was deleted (to start over): a new one, as below.
+        pgdata.unlink()
     if pgdata.exists():
         if not _user_can(user, "x", pgdata.parent):
             raise EmbeddedServerError(

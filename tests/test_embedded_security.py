@@ -48,6 +48,26 @@ def _as(user: str, *command: str) -> subprocess.CompletedProcess:
     )
 
 
+def _python_for(user: str) -> list[str]:
+    """A command that runs this project's Python code as ``user``, or skip.
+
+    This interpreter may sit under a directory ``user`` cannot enter (pyenv under
+    /root): then a system python3 of the same version, given our site-packages.
+    """
+    probe = "import asyncpg, tenant_migrator, typer"
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    repo = str(Path(__file__).resolve().parent.parent)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    others = [f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
+    for command in [
+        [sys.executable],
+        *(["/usr/bin/env", f"PYTHONPATH={repo}:{site}", python] for python in others),
+    ]:
+        if _as(user, *command, "-c", probe).returncode == 0:
+            return command
+    pytest.skip(f"no Python {sys.version_info[:2]} with this project's packages runs as {user}")
+
+
 def _psql() -> str:
     return shutil.which("psql") or str(embedded._bin("psql"))
 
@@ -70,12 +90,14 @@ def _make_project(parent: Path, extra: int) -> Path:
 
 
 @pytest.fixture
-def private_parent(tmp_path) -> Iterator[Path]:
-    """A 0700 directory of root's, as /root is."""
-    parent = tmp_path / "private"
-    parent.mkdir(mode=0o700)
+def private_parent() -> Iterator[Path]:
+    """A 0700 directory of root's, as /root is. Not under pytest's tmp_path: its
+    /tmp/pytest-of-root is shared with any other pytest run on the machine, which
+    may change its mode while we watch it."""
+    parent = Path(tempfile.mkdtemp(prefix="tm-private-"))
     os.chmod(parent, 0o700)
     yield parent
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture
@@ -109,10 +131,16 @@ def _assert_nobody_cannot_connect(url: str) -> None:
     )
     psql = _as("nobody", _psql(), url, "-XAtc", "SELECT 1")
     assert psql.returncode != 0 and "Permission denied" in psql.stderr, psql
-    code = "import asyncio, asyncpg, sys; asyncio.run(asyncpg.connect(sys.argv[1], timeout=5))"
-    via_asyncpg = _as("nobody", sys.executable, "-c", code, url)
-    assert via_asyncpg.returncode != 0, via_asyncpg
-    assert "PermissionError" in via_asyncpg.stderr or "Permission denied" in via_asyncpg.stderr
+    code = (
+        "import asyncio, asyncpg, sys\n"
+        "try:\n"
+        "    asyncio.run(asyncpg.connect(sys.argv[1], timeout=5))\n"
+        "    print('connected')\n"
+        "except Exception as err:\n"
+        "    print(type(err).__name__, err)\n"
+    )
+    via_asyncpg = _as("nobody", *_python_for("nobody"), "-c", code, url)
+    assert via_asyncpg.stdout.startswith("PermissionError"), via_asyncpg
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -232,3 +260,55 @@ def test_a_server_left_with_a_world_open_socket_directory_is_restarted_privately
     finally:
         embedded.destroy(pgdata)
         shutil.rmtree(wide_open, ignore_errors=True)
+
+
+def test_a_deleted_data_directory_behind_the_link_starts_over_empty(run_cli, private_parent, pg):
+    project = _make_project(private_parent, 0)
+    pgdata = project / ".tenant-migrator" / "pgdata"
+    try:
+        url = _db_url(run_cli, project)
+        pg.execute(url, "CREATE TABLE left_behind ()")
+        assert run_cli("db-stop", cwd=project).returncode == 0
+        shutil.rmtree(pgdata.resolve())  # what "delete it to start over" means as root
+        url = _db_url(run_cli, project)
+        assert pg.fetchval(url, "SELECT to_regclass('left_behind') IS NULL") is True
+        assert pgdata.resolve().parent == embedded.ROOT_CLUSTERS_DIR
+    finally:
+        embedded.destroy(pgdata)
+
+
+def test_as_an_ordinary_user_the_socket_is_that_users_alone(open_parent):
+    """The laptop case, for real: the tool run by ``nobody`` (not root), long path;
+    a third user (the server user root uses) cannot connect, ``nobody`` can."""
+    project = _make_project(open_parent, LENGTHS["long"])
+    nobody = _pwd_entry("nobody")
+    for path in [project.parent, *project.parent.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    pgdata = project / ".tenant-migrator" / "pgdata"
+    watched = _ancestors(project)
+    before = _modes(watched)
+    tool = [*_python_for("nobody"), "-m", "tenant_migrator", "--project-dir", str(project)]
+    other = embedded.server_user()  # a user that is neither nobody nor root
+    assert other is not None
+    try:
+        result = _as("nobody", *tool, "db-url")
+        assert result.returncode == 0, result.stderr
+        url = result.stdout.strip()
+        assert _modes(watched) == before
+        socket_dir = _socket_dir(project)
+        assert socket_dir.parent == Path(tempfile.gettempdir())
+        assert socket_dir.stat().st_uid == nobody.pw_uid
+        assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
+        assert _as("nobody", _psql(), url, "-XAtc", "SELECT 1").stdout.strip() == "1"
+        denied = _as(other.name, _psql(), url, "-XAtc", "SELECT 1")
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+        assert _as("nobody", *tool, "db-stop").returncode == 0
+        assert not socket_dir.exists()
+    finally:
+        embedded.destroy(pgdata)
+
+
+def _pwd_entry(name: str):
+    import pwd
+
+    return pwd.getpwnam(name)
