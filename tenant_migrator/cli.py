@@ -66,7 +66,11 @@ def _global_options(
             envvar="DATABASE_URL",
             help=(
                 "PostgreSQL URL (Supabase direct or pooler). Without it, and without "
-                "PGHOST/PGDATABASE, a local embedded server is used."
+                "PGHOST/PGDATABASE, a local embedded server is used. On the command line "
+                "it is visible to every local user in the process list (ps) until the "
+                "tool masks its password at start, and in your shell history: prefer "
+                "DATABASE_URL, or libpq's PGHOST/PGUSER/PGDATABASE with PGPASSWORD or a "
+                "PGPASSFILE. Percent-encode / ? # @ : [ ] in the password."
             ),
             show_envvar=True,
         ),
@@ -76,6 +80,10 @@ def _global_options(
 
 
 def main() -> None:
+    # Before anything forks a worker (workers inherit the command line as ps shows it).
+    from tenant_migrator.process_title import hide_database_url
+
+    hide_database_url()
     try:
         app()
     except MigratorError as err:

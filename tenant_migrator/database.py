@@ -26,6 +26,7 @@ or ``conn = await database.connect(target)`` and ``await conn.close()``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -103,11 +104,14 @@ def _announce_embedded(settings: Settings) -> None:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
+    """``url`` with any password replaced by ``***`` (for messages).
+
+    A URL that ``url_problem`` refuses is not shown at all: where its password
+    ends cannot be told (that is what is wrong with it).
+    """
+    if url_problem(url) is not None:
+        return "<malformed database URL, not shown>"
+    parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")
@@ -121,6 +125,43 @@ def redact_url(url: str) -> str:
         safe="/,*",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_ENCODE_HINT = (
+    "percent-encode / ? # @ : [ ] % in it (%2F %3F %23 %40 %3A %5B %5D %25), or leave the "
+    "password out of the URL and set PGPASSWORD or use a PGPASSFILE"
+)
+
+
+def url_problem(url: str) -> str | None:
+    """What is structurally wrong with ``url``, in words that quote none of it; or None.
+
+    Checked before asyncpg or urllib see the URL, because both report what they
+    trip on verbatim (``invalid literal for int() with base 10: '<half of the
+    password>'``): a password holding ``/ ? # @`` unencoded ends the user part
+    early, and its pieces become a host, a port, a path.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        # Not echoed: something that is not a URL may well be a pasted password.
+        return (
+            "it must start with postgresql:// "
+            "(e.g. postgresql://postgres:PASSWORD@db.PROJECT.supabase.co:5432/postgres)"
+        )
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    after = rest[len(netloc) :]
+    if netloc.count("@") > 1 or ("@" not in netloc and "@" in after):
+        return f"the password (or user name) holds a character URLs reserve: {_ENCODE_HINT}"
+    try:
+        urlsplit(url)
+    except ValueError:
+        return f"it cannot be parsed ([ or ] outside an IPv6 host?); in a password, {_ENCODE_HINT}"
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):
+        port = host.rpartition("]")[2].rpartition(":")[2] if ":" in host else ""
+        if ":" in host.rpartition("]")[2] and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"a port is not a number from 1 to 65535; in a password, {_ENCODE_HINT}"
+    return None
 
 
 def url_password(url: str) -> str | None:
@@ -152,16 +193,9 @@ def connect_options(url: str | None) -> ConnectOptions:
     """Validate ``url`` and adapt it for asyncpg (see the module docstring)."""
     if url is None:
         return ConnectOptions(dsn=None, pooled=os.environ.get("PGPORT") == str(POOLER_PORT))
-    try:
-        parts = urlsplit(url)
-    except ValueError as err:
-        raise DatabaseUnavailable(f"invalid database URL {redact_url(url)}: {err}") from None
-    if parts.scheme not in _SCHEMES:
-        # Not echoed: something that is not a URL may well be a pasted password.
-        raise DatabaseUnavailable(
-            "invalid database URL: it must start with postgresql:// "
-            "(e.g. postgresql://postgres:PASSWORD@db.PROJECT.supabase.co:5432/postgres)"
-        )
+    if problem := url_problem(url):
+        raise DatabaseUnavailable(f"invalid database URL: {problem}")
+    parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     pgbouncer = any(k == "pgbouncer" and v.lower() in ("true", "1", "yes") for k, v in query)
     kept = [(k, v) for k, v in query if k != "pgbouncer"]
@@ -262,17 +296,51 @@ def translate_connect_error(err: BaseException, target: Target) -> DatabaseUnava
 
 
 def redact(message: str, target: Target) -> str:
-    """Remove the target's password (raw and URL-encoded) from ``message``."""
-    secrets = set()
+    """Remove the target's password from ``message``: whole (raw and URL-encoded),
+    and any piece of it a mis-parse could have cut out and quoted (see
+    ``password_candidates``)."""
+    whole: set[str] = set()
+    pieces: set[str] = set()
     if target.url is not None:
-        password = url_password(target.url)
-        if password:
-            secrets |= {password, quote(password, safe="")}
+        whole, pieces = password_candidates(target.url)
     if env_password := os.environ.get("PGPASSWORD"):
-        secrets.add(env_password)
-    for secret in sorted(secrets, key=len, reverse=True):
+        whole.add(env_password)
+    for secret in sorted(whole, key=len, reverse=True):
         message = message.replace(secret, "***")
+    for piece in sorted(pieces - whole, key=len, reverse=True):
+        # Pieces as whole tokens only: a short one must not eat ordinary words.
+        message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?![A-Za-z0-9])", "***", message)
     return message
+
+
+def password_candidates(url: str) -> tuple[set[str], set[str]]:
+    """(whole, pieces): what in ``url`` may be a password, however malformed it is.
+
+    Whole: the password as parsed, the widest span it could be (from the first
+    ``:`` of the user part to the last ``@``), their decoded forms, and
+    ``password=`` query values; the whole text when it is no postgresql:// URL.
+    Pieces: every run of the widest span between URL delimiters (``/ ? # @ : [ ]
+    , & =``), which is what a parser that split there would quote.
+    """
+    whole: set[str] = set()
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        return {url.strip()} - {""}, set()
+    if (password := url_password(url)) is not None:
+        whole |= {password, quote(password, safe="")}
+    whole |= set(re.findall(r"[?&]password=([^&#]*)", url, flags=re.IGNORECASE))
+    last_at = rest.rfind("@")
+    userinfo = rest[:last_at] if last_at >= 0 else ""
+    span = userinfo.partition(":")[2]
+    whole |= {span, unquote(span)}
+    tokens = re.split(r"([/?#@:\[\],&=])", span)
+    runs = {
+        "".join(tokens[i : j + 1]).strip("/?#@:[],&=")
+        for i in range(0, len(tokens), 2)
+        for j in range(i, len(tokens), 2)
+    }
+    whole = {w for w in whole if w}
+    return whole, {r for r in runs if len(r) >= 2}
 
 
 def describe_server_error(err: BaseException) -> str:

@@ -93,7 +93,8 @@ def server_url():
     try:
         yield embedded.start(pgdata)
     finally:
-        embedded.stop(pgdata)
+        # destroy, not rmtree: as root the data may live under /var/lib/tenant-migrator.
+        embedded.destroy(pgdata)
         shutil.rmtree(root, ignore_errors=True)
 
 

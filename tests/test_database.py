@@ -150,7 +150,8 @@ def password_server():
         asyncio.run(_require_password(url, pgdata))
         yield url
     finally:
-        embedded.stop(pgdata)
+        # destroy, not rmtree: as root the data may live under /var/lib/tenant-migrator.
+        embedded.destroy(pgdata)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -194,7 +195,7 @@ def test_cli_wrong_password_is_one_line_exit_1(run_cli, password_server):
     [
         ("postgresql://postgres:{pw}@127.0.0.1:1/postgres", "connection refused"),
         ("http://postgres:{pw}@127.0.0.1/postgres", "invalid database URL"),
-        ("postgresql://postgres:{pw}@127.0.0.1:99999/postgres", "cannot connect"),
+        ("postgresql://postgres:{pw}@127.0.0.1:99999/postgres", "a port is not a number"),
         ("not a url at all {pw}", "invalid database URL"),
     ],
 )
@@ -289,7 +290,7 @@ def test_embedded_server_lifecycle(run_cli, tmp_path):
         assert restarted.returncode == 0, restarted.stderr
         assert "tenant_config" in restarted.stdout and "pending" not in restarted.stdout
     finally:
-        embedded.stop(pgdata)
+        embedded.destroy(pgdata)
     assert embedded.running_url(pgdata) is None
 
 
