@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenant_migrator import discovery, loader, secrets, validation
+from tenant_migrator import discovery, loader, secretrefs, validation
 from tenant_migrator.errors import ClientFileError, MigratorError
 from tenant_migrator.problems import Problem, Severity, sorted_problems
 from tenant_migrator.record import TenantRecord, build_record
-from tenant_migrator.secrets import SecretReference
+from tenant_migrator.secretrefs import SecretReference, SharedSecrets  # streaming imports it here
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 
@@ -68,7 +68,7 @@ class TenantResult:
     @property
     def referenced(self) -> tuple[SecretReference, ...]:
         """Literals turned into ${ENV} references."""
-        return tuple(s for s in self.secrets if s.action == secrets.REFERENCED)
+        return tuple(s for s in self.secrets if s.action == secretrefs.REFERENCED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ def process_client_file(
     if any(p.is_error for p in problems):
         # No secret extraction for an invalid file: nothing of it goes anywhere.
         return _failed(client_file, problems)
-    extraction = secrets.extract(
+    extraction = secretrefs.extract(
         document.data, tenant_id, compiled.secret_rules, path=path, locate=document.locate
     )
     problems += extraction.problems
@@ -144,7 +144,7 @@ def _client_id_warning(document: loader.LoadedDocument, tenant_id: str) -> list[
     client_id = client.get("id") if isinstance(client, dict) else None
     if not isinstance(client_id, str) or client_id == tenant_id:
         return []
-    shown = repr(client_id) if secrets.find_secret_shape(client_id) is None else "(not shown)"
+    shown = repr(client_id) if secretrefs.find_secret_shape(client_id) is None else "(not shown)"
     return [
         document.problem(
             "/client/id",
@@ -398,7 +398,7 @@ def _unpack(
             # do shared variables' names (tenant-scoped ones are each tenant's own).
             SecretReference(
                 intern(path),
-                intern(env) if scope == secrets.SHARED else env,
+                intern(env) if scope == secretrefs.SHARED else env,
                 intern(action),
                 literal,
                 intern(scope),
@@ -539,58 +539,3 @@ def invalidated(result: TenantResult, problems: Iterable[Problem]) -> TenantResu
     return dataclasses.replace(
         result, record=None, problems=sorted_problems([*result.problems, *problems]), secrets=()
     )
-
-
-class SharedSecrets:
-    """The literals given to shared variables, across every tenant added so far.
-
-    A conflict between the first and the last file makes both invalid, so the
-    verdict comes only once every tenant is in (``conflicts``). Memory is small: one
-    entry per shared literal, which few tenants have; the literal itself is kept
-    only as a fingerprint.
-    """
-
-    def __init__(self) -> None:
-        # env var → fingerprint → where each tenant gave that value
-        self._seen: dict[str, dict[str, list[tuple[str, Path, SecretReference]]]] = {}
-
-    def add(self, result: TenantResult) -> bool:
-        """Note ``result``'s shared literals; True if it has any (it may conflict)."""
-        found = False
-        for ref in result.secrets:
-            if ref.scope == secrets.SHARED and ref.literal is not None:
-                fingerprint = secrets.literal_fingerprint(ref.literal)
-                by_value = self._seen.setdefault(ref.env_var, {})
-                by_value.setdefault(fingerprint, []).append(
-                    (result.tenant_id, result.path, _without_literal(ref))
-                )
-                found = True
-        return found
-
-    def conflicts(self) -> dict[str, list[Problem]]:
-        """Tenant id → one error per shared variable it disagrees on."""
-        broken: dict[str, list[Problem]] = {}
-        for env_var, by_value in self._seen.items():
-            if len(by_value) < 2:
-                continue
-            members = [member for group in by_value.values() for member in group]
-            tenants = {tenant_id for tenant_id, _, _ in members}
-            for tenant_id, path, ref in members:
-                others = sorted(tenants - {tenant_id})
-                broken.setdefault(tenant_id, []).append(
-                    Problem(
-                        path,
-                        f"this literal differs from the one in {', '.join(others)}, but both "
-                        f"would become the shared ${{{env_var}}}, which holds one value — make "
-                        "them the same, or put a per-tenant reference here and set that variable",
-                        ref.json_path,
-                        ref.line,
-                        ref.column,
-                    )
-                )
-        return broken
-
-
-def _without_literal(ref: SecretReference) -> SecretReference:
-    # Kept until every file is read: no reason to keep the secret itself that long.
-    return dataclasses.replace(ref, literal=None)
