@@ -3,7 +3,7 @@
 The package is a library with a thin CLI on top (``cli.py``). The pipeline, one
 module per step:
 
-    discovery -> loader -> validation -> secrets -> record -> planning -> apply -> report
+    discovery -> loader -> validation -> secretrefs -> record -> planning -> apply -> report
 
 See ARCHITECTURE.md for which module owns what.
 """
