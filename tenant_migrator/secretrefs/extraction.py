@@ -249,6 +249,10 @@ class _Extractor:
             parts.append(name)
             if rule is not None and not rule.store:
                 self.remove(item, rule)
+            elif type(item) is dict:
+                # What ``value`` does with a mapping, one call sooner (sections are
+                # most of the values that get this far).
+                out[name] = self.mapping(item, child, depth + 1)
             else:
                 out[name] = self.value(item, child, rule, depth, by_name=secret_name)
             parts.pop()
