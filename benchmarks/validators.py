@@ -124,7 +124,7 @@ def tool_stage_costs(texts: list[bytes], schema_path: Path, repeat: int) -> dict
 
     out: dict[str, float] = {}
     try:
-        from tenant_migrator import discovery, loader, pipeline, secrets, validation
+        from tenant_migrator import discovery, loader, pipeline, secretrefs, validation
 
         compiled = validation.compiled_schema(schema_path)
         with tempfile.TemporaryDirectory() as tmp:
@@ -142,8 +142,8 @@ def tool_stage_costs(texts: list[bytes], schema_path: Path, repeat: int) -> dict
             out["validate (tenant_migrator.validation)"] = best_ms_per_item(
                 lambda d: validation.validate(d[2], compiled), docs, repeat
             )
-            out["secrets (tenant_migrator.secrets.extract)"] = best_ms_per_item(
-                lambda d: secrets.extract(
+            out["secrets (tenant_migrator.secretrefs.extract)"] = best_ms_per_item(
+                lambda d: secretrefs.extract(
                     d[2].data, d[0], compiled.secret_rules, path=d[1], locate=d[2].locate
                 ),
                 docs,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tenant_migrator import literal_scan, store
 
 if TYPE_CHECKING:
-    from tenant_migrator.secrets import SecretRule
+    from tenant_migrator.secretrefs import SecretRule
     from tenant_migrator.settings import Settings
 
 FORMAT_VERSION = 1

@@ -189,7 +189,7 @@ def validate(
 
 def _write_secrets(path: Path, results: object, force: bool) -> None:
     from tenant_migrator import render
-    from tenant_migrator.secrets import write_secrets_file
+    from tenant_migrator.secretrefs import write_secrets_file
 
     count = write_secrets_file(path, results, force=force)
     render.notice(f"wrote {count} secret value(s) to {path} (mode 0600); keep it out of git")
@@ -211,7 +211,7 @@ def check_env(
     from tenant_migrator import render
     from tenant_migrator.pipeline import load_tenants
     from tenant_migrator.report import validation as report
-    from tenant_migrator.secrets import check_environment
+    from tenant_migrator.secretrefs import check_environment
 
     result = load_tenants(_settings(ctx), tenants)
     variables = check_environment(result.results)
@@ -392,9 +392,9 @@ _SecretsOut = Annotated[
 
 def _check_secrets_out(path: Path | None, force: bool) -> None:
     if path is not None:
-        from tenant_migrator.secrets import refuse_existing
+        from tenant_migrator.secretrefs import refuse_existing
 
-        refuse_existing(path, force)
+        refuse_existing(path, force=force)
 
 
 def _dry_run(

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import secrets
+from tenant_migrator import secretrefs
 from tenant_migrator.problems import Severity
 
 if TYPE_CHECKING:
-    from tenant_migrator.secrets import SecretRule
+    from tenant_migrator.secretrefs import SecretRule
     from tenant_migrator.settings import Settings
 
 # The kind of a finding whose *key* is shaped like a secret (extraction drops such
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 SECRET_SHAPED_KEY = "secret-shaped-key"
 
 _CONFIG = "tenant_config"
-# How extraction words that error (secrets.py; matched, not imported: it is text).
+# How extraction words that error (secretrefs/extraction.py; matched, not imported: it is text).
 _SHAPED_KEY_MESSAGE = "a key here looks like a secret"
 
 
@@ -79,10 +79,10 @@ def project_rules(settings: Settings) -> Mapping[str, SecretRule]:
         path, _own = validation.locate_schema(settings.schema_path)
         schema = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(schema, dict):
-            return secrets.rules_from_schema(schema)
-    except (OSError, ValueError, validation.SchemaError, secrets.SchemaRuleError):
+            return secretrefs.rules_from_schema(schema)
+    except (OSError, ValueError, validation.SchemaError, secretrefs.SchemaRuleError):
         pass
-    return secrets.BASELINE_RULES
+    return secretrefs.BASELINE_RULES
 
 
 def scrub_row(
@@ -127,13 +127,13 @@ def _scrub(
     findings: list[LiteralFinding],
 ) -> dict[str, Any] | None:
     """The extraction of ``document``, or None when it holds no literal."""
-    extraction = secrets.extract(document, tenant_id, rules)
+    extraction = secretrefs.extract(document, tenant_id, rules)
     found = False
     for ref in extraction.secrets:
         if ref.literal is None:  # already a reference
             continue
         found = True
-        becomes = ref.reference if ref.action == secrets.REFERENCED else None
+        becomes = ref.reference if ref.action == secretrefs.REFERENCED else None
         findings.append(LiteralFinding(tenant_id, prefix + ref.json_path, ref.reason, becomes))
     for problem in extraction.problems:
         # A secret-shaped key is an error (and dropped); partial-value warnings come

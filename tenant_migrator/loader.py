@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tenant_migrator.errors import ClientFileError
 from tenant_migrator.problems import Problem, Severity, escape, unescape
-from tenant_migrator.secrets import shown_key
+from tenant_migrator.secretrefs import shown_key
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES
 
 try:

@@ -5,12 +5,13 @@ reading the files; no database.
 
 ``process_client_file`` is the unit of work. ``iter_batches`` runs it in this
 process for a few files, and over a process pool for many (more than
-``POOL_MIN_FILES``): the work is CPU-bound (parsing ~0.3 ms, secrets ~0.1 ms,
-validation ~0.06 ms per file), so one worker per core. It hands the results out
-a batch at a time: ``stream_tenants`` (plan, import), whose consumer never holds
-every tenant; ``load_files``/``load_tenants`` keep them all (validate). Workers
-take batches of paths and send back compact tuples (columns, the record's JSON
-text, problems, secret tuples), never documents or node graphs: pickling a whole
+``POOL_MIN_FILES``; the pool itself is ``pool.py``): the work is CPU-bound
+(parsing ~0.3 ms, secrets ~0.1 ms, validation ~0.06 ms per file), so one worker
+per core. It hands the results out a batch at a time: ``stream_tenants`` (plan,
+import), whose consumer never holds every tenant; ``load_files``/``load_tenants``
+keep them all (validate). Workers take batches of paths and send back each
+result's wire form (``TenantResult.to_wire``: columns, the record's JSON text,
+problems, secret tuples), never documents or node graphs: pickling a whole
 TenantResult costs the parent ~20 µs per file, the tuples ~12 µs including
 rebuilding. The parent only ever holds finished records, so memory grows with
 the records' JSON text, not with parsed documents; when ``load_files`` keeps
@@ -22,7 +23,7 @@ The pool's results are exactly what the single-process loop gives
 from __future__ import annotations
 
 import dataclasses
-import math
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenant_migrator import discovery, loader, secrets, validation
-from tenant_migrator.errors import ClientFileError, MigratorError
+from tenant_migrator import discovery, loader, pool, secretrefs, validation
+from tenant_migrator.errors import ClientFileError
 from tenant_migrator.problems import Problem, Severity, sorted_problems
 from tenant_migrator.record import TenantRecord, build_record, default_notes
-from tenant_migrator.secrets import SecretReference
+from tenant_migrator.secretrefs import SecretReference, SharedSecrets  # streaming imports it here
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 
@@ -73,7 +74,46 @@ class TenantResult:
     @property
     def referenced(self) -> tuple[SecretReference, ...]:
         """Literals turned into ${ENV} references."""
-        return tuple(s for s in self.secrets if s.action == secrets.REFERENCED)
+        return tuple(s for s in self.secrets if s.action == secretrefs.REFERENCED)
+
+    def to_wire(self) -> ResultWire:
+        """This result as plain tuples, for a pool worker to send (cheap to pickle):
+        the record's fields but its id, the problems, each secret's ``to_wire``. The
+        tenant id and path stay behind: the parent has them (its ``ClientFile``)."""
+        record = self.record
+        return (
+            None if record is None else _record_wire(record),
+            self.problems,
+            tuple(ref.to_wire() for ref in self.secrets),
+        )
+
+    @classmethod
+    def from_wire(cls, client_file: discovery.ClientFile, wire: ResultWire) -> TenantResult:
+        """The result ``to_wire`` sent for ``client_file``. Time zones and currencies
+        are a few dozen values across any number of tenants: one copy of each."""
+        values, problems, secret_wires = wire
+        tenant_id = client_file.tenant_id
+        record = None
+        if values is not None:
+            columns = list(values[:-1])
+            for index in _INTERNED_COLUMNS:
+                value = columns[index]
+                if type(value) is str:
+                    columns[index] = sys.intern(value)
+            record = TenantRecord(tenant_id, *columns, config_data=values[-1])
+        secrets = tuple(map(SecretReference.from_wire, secret_wires))
+        return cls(tenant_id, client_file.path, record, problems, secrets)
+
+
+# What a worker sends for one TenantResult (see ``TenantResult.to_wire``).
+ResultWire = tuple[tuple[Any, ...] | None, tuple[Problem, ...], tuple[secretrefs.model.Wire, ...]]
+
+# A record on the wire: every field of TenantRecord but ``id``, in field order (id,
+# the owned columns, config_data: record.py checks that order), which is also the
+# order of its constructor's arguments. tests/test_wire.py round-trips every field.
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(TenantRecord))
+_record_wire = operator.attrgetter(*_RECORD_FIELDS[1:])
+_INTERNED_COLUMNS = tuple(_RECORD_FIELDS.index(name) - 1 for name in ("timezone", "currency"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +171,7 @@ def process_client_file(
     if any(p.is_error for p in problems):
         # No secret extraction for an invalid file: nothing of it goes anywhere.
         return _failed(client_file, problems)
-    extraction = secrets.extract(
+    extraction = secretrefs.extract(
         document.data, tenant_id, compiled.secret_rules, path=path, locate=document.locate
     )
     problems += extraction.problems
@@ -152,7 +192,7 @@ def _client_id_warning(document: loader.LoadedDocument, tenant_id: str) -> list[
     client_id = client.get("id") if isinstance(client, dict) else None
     if not isinstance(client_id, str) or client_id == tenant_id:
         return []
-    shown = repr(client_id) if secrets.find_secret_shape(client_id) is None else "(not shown)"
+    shown = repr(client_id) if secretrefs.find_secret_shape(client_id) is None else "(not shown)"
     return [
         document.problem(
             "/client/id",
@@ -224,9 +264,11 @@ def iter_batches(
     ``start_method``: see ``load_files``.
     """
     if workers is None:
-        workers = default_workers() if len(files) > POOL_MIN_FILES else 1
+        workers = pool.default_workers() if len(files) > POOL_MIN_FILES else 1
     if workers > 1 and len(files) > 1:
-        pooled = _pooled(files, schema_path, max_file_bytes, workers, start_method, compress)
+        pooled = _pooled(
+            files, schema_path, max_file_bytes, workers, start_method, compress=compress
+        )
         if pooled is not None:
             yield from pooled
             return
@@ -237,101 +279,44 @@ def iter_batches(
         ]
 
 
-def default_workers() -> int:
-    """One worker per core this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-# Batches queued or being processed at once, per worker: enough that no worker
-# waits while the parent handles a result; more would only let finished results
-# pile up in the parent when it is the slower side (writing to the database).
-BATCHES_IN_FLIGHT_PER_WORKER = 3
-
-
 def _pooled(
     files: Sequence[discovery.ClientFile],
     schema_path: Path,
     max_file_bytes: int,
     workers: int,
     start_method: str | None,
+    *,
     compress: bool,
 ) -> Iterator[list[TenantResult]] | None:
     """The pool's results batch by batch, or None if no pool can be started here
     (then the caller runs the plain loop: slower, same results)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = max(1, min(BATCH_FILES, math.ceil(len(files) / (workers * 4))))
+    size = pool.batch_size(len(files), workers, BATCH_FILES)
     batches = [files[i : i + size] for i in range(0, len(files), size)]
-    try:
-        context = multiprocessing.get_context(start_method or _default_start_method())
-        # concurrent.futures rather than multiprocessing.Pool: a worker that dies
-        # (killed, out of memory) fails the run instead of hanging it forever.
-        pool = ProcessPoolExecutor(
-            min(workers, len(batches)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(str(schema_path),),
-        )
-    except (OSError, ImportError, ValueError, NotImplementedError):
-        # No /dev/shm for the pool's semaphores, no such start method, a sandbox
-        # that forbids processes.
-        return None
-    return _results_in_order(pool, batches, max_file_bytes, compress, workers)
-
-
-def _results_in_order(
-    pool: Any,
-    batches: list[Sequence[discovery.ClientFile]],
-    max_file_bytes: int,
-    compress: bool,
-    workers: int,
-) -> Iterator[list[TenantResult]]:
-    from collections import deque
-    from concurrent.futures.process import BrokenProcessPool
-
-    def submit(batch: Sequence[discovery.ClientFile]) -> Any:
-        entries = [(f.tenant_id, os.fspath(f.path), f.problem) for f in batch]
-        return pool.submit(_run_batch, (entries, max_file_bytes, compress))
-
-    # Unlike pool.map, which submits every batch at once and keeps every result
-    # until it is read, this submits a batch only when one is taken out.
-    window = workers * BATCHES_IN_FLIGHT_PER_WORKER
-    pending = iter(batches)
-    in_flight: deque[tuple[Sequence[discovery.ClientFile], Any]] = deque()
-    try:
-        for batch in pending:
-            in_flight.append((batch, submit(batch)))
-            if len(in_flight) >= window:
-                break
-        while in_flight:
-            batch, future = in_flight.popleft()
-            shipped = future.result()
-            for following in pending:
-                in_flight.append((following, submit(following)))
-                break
-            yield list(_unpack(batch, shipped))
-    except BrokenProcessPool:
-        raise MigratorError(
+    # Workers get paths as plain tuples, and send back wire forms: never documents
+    # or node graphs, and the tenant id and path stay here.
+    tasks = (
+        ([(f.tenant_id, os.fspath(f.path), f.problem) for f in batch], max_file_bytes, compress)
+        for batch in batches
+    )
+    shipped = pool.run_in_order(
+        tasks,
+        len(batches),
+        _run_batch,
+        workers=workers,
+        start_method=start_method,
+        setup=_init_worker,
+        setup_args=(str(schema_path),),
+        died=(
             "a worker process loading the client files died (killed, or out of memory?); "
             "nothing was written — run the command again"
-        ) from None
-    finally:
-        # On Ctrl-C, an error or a consumer that stops early (GeneratorExit), do not
-        # wait for the batches still queued.
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _default_start_method() -> str:
-    # fork: the workers start in milliseconds with everything already imported and
-    # the schema compiled. The parent has no threads of its own at this point (a
-    # terminal spinner's refresh thread at most, which the children never touch).
-    import multiprocessing
-
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ),
+    )
+    if shipped is None:
+        return None
+    return (
+        [TenantResult.from_wire(f, wire) for f, wire in zip(batch, wires, strict=True)]
+        for batch, wires in zip(batches, shipped, strict=True)
+    )
 
 
 # --- in the worker ----------------------------------------------------------------------
@@ -340,83 +325,23 @@ _worker_schema: Path | None = None
 
 
 def _init_worker(schema_path: str) -> None:
-    import gc
-    import signal
-
     global _worker_schema
     _worker_schema = Path(schema_path)
-    # Ctrl-C is the parent's to handle (it stops the pool); a worker printing its
-    # own KeyboardInterrupt traceback would only add noise.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Inherited objects (fork) need no more collecting; each batch's garbage is
-    # freed by reference counting, and any cycle by the collect after the batch.
-    gc.freeze()
-    gc.disable()
     validation.compiled_schema(_worker_schema)  # spawn: build it once, before the first file
 
 
-_Shipped = tuple[tuple[Any, ...] | None, tuple[Problem, ...], tuple[tuple[Any, ...], ...]]
-
-
-def _run_batch(task: tuple[list[tuple[str, str, str | None]], int, bool]) -> list[_Shipped]:
-    import gc
-
+def _run_batch(task: tuple[list[tuple[str, str, str | None]], int, bool]) -> list[ResultWire]:
     entries, max_file_bytes, compress = task
     assert _worker_schema is not None
-    shipped = []
-    for tenant_id, path, problem in entries:
-        client_file = discovery.ClientFile(tenant_id, Path(path), problem)
-        result = process_client_file(client_file, _worker_schema, max_file_bytes, compress=compress)
-        shipped.append(_pack(result))
-    gc.collect()
-    return shipped
-
-
-def _pack(result: TenantResult) -> _Shipped:
-    """A result as plain tuples (cheap to pickle; tenant id and path stay behind:
-    the parent has them)."""
-    record = result.record
-    columns = None
-    if record is not None:
-        columns = (*record.columns().values(), record.config_data)
-    secret_tuples = tuple(
-        (s.json_path, s.env_var, s.action, s.literal, s.scope, s.reason, s.line, s.column)
-        for s in result.secrets
-    )
-    return columns, result.problems, secret_tuples
-
-
-def _unpack(
-    batch: Sequence[discovery.ClientFile], shipped: list[_Shipped]
-) -> Iterator[TenantResult]:
-    intern = sys.intern
-    for client_file, (columns, problems, secret_tuples) in zip(batch, shipped, strict=True):
-        tenant_id = client_file.tenant_id
-        record = None
-        if columns is not None:
-            # timezone and currency: a few dozen values across any number of tenants.
-            name, short, zone, currency, *rest = columns[:-1]
-            zone = intern(zone) if type(zone) is str else zone
-            currency = intern(currency) if type(currency) is str else currency
-            record = TenantRecord(
-                tenant_id, name, short, zone, currency, *rest, config_data=columns[-1]
-            )
-        refs = tuple(
-            # Paths and kinds repeat across thousands of tenants: one copy of each; so
-            # do shared variables' names (tenant-scoped ones are each tenant's own).
-            SecretReference(
-                intern(path),
-                intern(env) if scope == secrets.SHARED else env,
-                intern(action),
-                literal,
-                intern(scope),
-                intern(why),
-                line,
-                col,
-            )
-            for path, env, action, literal, scope, why, line, col in secret_tuples
-        )
-        yield TenantResult(tenant_id, client_file.path, record, problems, refs)
+    return [
+        process_client_file(
+            discovery.ClientFile(tenant_id, Path(path), problem),
+            _worker_schema,
+            max_file_bytes,
+            compress=compress,
+        ).to_wire()
+        for tenant_id, path, problem in entries
+    ]
 
 
 def load_tenants(
@@ -547,58 +472,3 @@ def invalidated(result: TenantResult, problems: Iterable[Problem]) -> TenantResu
     return dataclasses.replace(
         result, record=None, problems=sorted_problems([*result.problems, *problems]), secrets=()
     )
-
-
-class SharedSecrets:
-    """The literals given to shared variables, across every tenant added so far.
-
-    A conflict between the first and the last file makes both invalid, so the
-    verdict comes only once every tenant is in (``conflicts``). Memory is small: one
-    entry per shared literal, which few tenants have; the literal itself is kept
-    only as a fingerprint.
-    """
-
-    def __init__(self) -> None:
-        # env var → fingerprint → where each tenant gave that value
-        self._seen: dict[str, dict[str, list[tuple[str, Path, SecretReference]]]] = {}
-
-    def add(self, result: TenantResult) -> bool:
-        """Note ``result``'s shared literals; True if it has any (it may conflict)."""
-        found = False
-        for ref in result.secrets:
-            if ref.scope == secrets.SHARED and ref.literal is not None:
-                fingerprint = secrets.literal_fingerprint(ref.literal)
-                by_value = self._seen.setdefault(ref.env_var, {})
-                by_value.setdefault(fingerprint, []).append(
-                    (result.tenant_id, result.path, _without_literal(ref))
-                )
-                found = True
-        return found
-
-    def conflicts(self) -> dict[str, list[Problem]]:
-        """Tenant id → one error per shared variable it disagrees on."""
-        broken: dict[str, list[Problem]] = {}
-        for env_var, by_value in self._seen.items():
-            if len(by_value) < 2:
-                continue
-            members = [member for group in by_value.values() for member in group]
-            tenants = {tenant_id for tenant_id, _, _ in members}
-            for tenant_id, path, ref in members:
-                others = sorted(tenants - {tenant_id})
-                broken.setdefault(tenant_id, []).append(
-                    Problem(
-                        path,
-                        f"this literal differs from the one in {', '.join(others)}, but both "
-                        f"would become the shared ${{{env_var}}}, which holds one value — make "
-                        "them the same, or put a per-tenant reference here and set that variable",
-                        ref.json_path,
-                        ref.line,
-                        ref.column,
-                    )
-                )
-        return broken
-
-
-def _without_literal(ref: SecretReference) -> SecretReference:
-    # Kept until every file is read: no reason to keep the secret itself that long.
-    return dataclasses.replace(ref, literal=None)

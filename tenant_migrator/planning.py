@@ -26,7 +26,7 @@ from typing import Any
 from tenant_migrator.pipeline import LoadResult, TenantResult
 from tenant_migrator.problems import Problem, escape, unescape  # escape: re-exported too
 from tenant_migrator.record import CONFIG_SOURCE, INSERT_ONLY_COLUMNS, OWNED_COLUMNS, TenantRecord
-from tenant_migrator.secrets import SecretReference
+from tenant_migrator.secretrefs import SecretReference
 
 # What the drift hash covers, in this order: the owned columns, config_source and
 # tenant_config. store/tables.py builds the same object in SQL (jsonb_build_object).

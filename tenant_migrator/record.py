@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.problems import Problem, Severity
-from tenant_migrator.secrets import resolve_local_ref
+from tenant_migrator.secretrefs import resolve_local_ref
 
 if TYPE_CHECKING:
     from tenant_migrator.loader import LoadedDocument

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import __version__, literal_scan, secrets, store
+from tenant_migrator import __version__, literal_scan, secretrefs, store
 from tenant_migrator.errors import DriftError, MigrationError, MigratorError
 from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
@@ -398,7 +398,7 @@ class BatchedRun:
         if detailed:
             self._detailed += 1
         literals = tuple(
-            s for s in tenant.secrets if s.literal is not None and s.action != secrets.KEPT
+            s for s in tenant.secrets if s.literal is not None and s.action != secretrefs.KEPT
         )
         keep_changes = detailed or tenant.action is Action.BLOCKED
         self.tenants.append(

@@ -27,7 +27,7 @@ from tenant_migrator.errors import MigratorError
 from tenant_migrator.loader import LoadedDocument
 from tenant_migrator.problems import Problem, Severity, escape, problem_order
 from tenant_migrator.record import ColumnDefaults, column_defaults
-from tenant_migrator.secrets import (
+from tenant_migrator.secretrefs import (
     SecretRule,
     find_secret_shape,
     is_secret_key,

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from importhelpers import bench_generate
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from tenant_migrator import loader, secrets
+from tenant_migrator import loader
+from tenant_migrator.secretrefs import extraction, shapes
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,22 +185,22 @@ def test_aliased_strings_and_merges_still_load_like_safe_load():
 
 
 def test_the_shape_regex_is_boundary_plus_body_of_every_shape():
-    assert secrets._SHAPE_RE.pattern == "|".join(
-        f"(?P<{name}>{boundary}{body})" for name, (boundary, body) in secrets._SHAPES.items()
+    assert shapes.SHAPE_RE.pattern == "|".join(
+        f"(?P<{name}>{shape.boundary}{shape.body})" for name, shape in shapes.SHAPES.items()
     )
-    assert secrets._SHAPE_MIN == 15  # a Slack token: "xoxb-" and ten characters
+    assert shapes.SHAPE_MIN == 15  # a Slack token: "xoxb-" and ten characters
 
 
-@pytest.mark.parametrize("name", sorted(secrets._SHAPES))
+@pytest.mark.parametrize("name", sorted(shapes.SHAPES))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), before=st.text(max_size=8), after=st.text(max_size=8))
 def test_the_pre_checks_never_hide_a_shape(name, data, before, after):
-    boundary, body = secrets._SHAPES[name]
+    boundary, body = shapes.SHAPES[name].boundary, shapes.SHAPES[name].body
     shape = data.draw(st.from_regex(f"{boundary}{body}", fullmatch=True))
-    assert len(shape) >= secrets._SHAPE_MIN
+    assert len(shape) >= shapes.SHAPE_MIN
     text = before + shape + after
-    full = secrets._SHAPE_RE.search(text)
-    fast = secrets._shape_match(text)
+    full = shapes.SHAPE_RE.search(text)
+    fast = shapes.shape_match(text)
     assert (fast is None) == (full is None)
     if full is not None:
         assert (fast.lastgroup, fast.span()) == (full.lastgroup, full.span())
@@ -211,10 +212,10 @@ def test_the_pre_checks_never_hide_a_shape(name, data, before, after):
     | st.text(alphabet="SGskrx_oAIzaeyJ-.0123456789abcdefXYZ_live_test", max_size=60)
 )
 def test_the_pre_checks_agree_with_the_regex_on_any_text(text):
-    full = secrets._SHAPE_RE.search(text)
-    fast = secrets._shape_match(text)
+    full = shapes.SHAPE_RE.search(text)
+    fast = shapes.shape_match(text)
     assert (fast is None) == (full is None)
-    assert secrets.find_secret_shape(text) == (full.lastgroup if full else None)
+    assert shapes.find_secret_shape(text) == (full.lastgroup if full else None)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -230,13 +231,13 @@ def test_the_pre_checks_agree_with_the_regex_on_any_text(text):
 def test_a_value_the_extractor_copies_straight_is_one_the_long_way_leaves_alone(value):
     # The inner loop copies a value as it is when ``_plain`` says so; the long way
     # (``_Extractor.value`` with no rule and an ordinary key name) must agree.
-    walker = secrets._Extractor("acme", {}, None, None)
+    walker = extraction._Extractor("acme", {})
     walker.parts.append("field")
-    long_way = walker.value(value, None, None, False, 0)
-    if secrets._plain(value):
+    long_way = walker.value(value, None, None, 0, by_name=False)
+    if extraction._plain(value):
         assert long_way is value
         assert walker.secrets == [] and walker.problems == []
     if isinstance(value, str) and (walker.secrets or long_way != value):
-        assert not secrets._plain(value)
+        assert not extraction._plain(value)
     # Copied straight or not, extract() gives what the long way gives.
-    assert secrets.extract({"field": value}, "acme", {}).config == {"field": long_way}
+    assert extraction.extract({"field": value}, "acme", {}).config == {"field": long_way}

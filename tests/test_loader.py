@@ -13,7 +13,7 @@ from clientdocs import BAD_INPUTS, BOMB, SAMPLES, dump, make_project, valid_docu
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenant_migrator import loader, secrets
+from tenant_migrator import loader, secretrefs
 from tenant_migrator.errors import ClientFileError, MigratorError
 from tenant_migrator.pipeline import load_tenants
 from tenant_migrator.record import build_record
@@ -215,7 +215,7 @@ def test_random_documents_round_trip_to_the_same_record(tmp_path_factory, extras
         # Only a secret-shaped key can make an otherwise valid document invalid.
         assert all("looks like a secret" in p.message for p in result.errors)
         return
-    expected = secrets.extract(document, "prop", None).config
+    expected = secretrefs.extract(document, "prop", None).config
     assert result.record == build_record("prop", expected)
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from importhelpers import bench_generate, planted_document
 
-from tenant_migrator import discovery, pipeline, store
+from tenant_migrator import discovery, pipeline, pool, store
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.planning import CurrentRow, ImportState, build_plan, record_snapshot
 from tenant_migrator.record import TenantRecord
@@ -116,8 +116,8 @@ def test_spawned_workers_give_the_same_results(project, serial):
 def test_the_pool_is_used_automatically_above_the_threshold(project, serial, monkeypatch):
     started = []
     real = pipeline._pooled
-    monkeypatch.setattr(pipeline, "_pooled", lambda *a: started.append(a[3]) or real(*a))
-    monkeypatch.setattr(pipeline, "default_workers", lambda: 2)
+    monkeypatch.setattr(pipeline, "_pooled", lambda *a, **k: started.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr(pool, "default_workers", lambda: 2)
     _assert_same(pipeline.load_tenants(Settings(project)), serial)
     assert started == [2]
     started.clear()

@@ -42,6 +42,10 @@ def test_creates_share_their_column_pointers_and_config_source_change():
     assert Change("/columns/admin_email", Op.ADD, None, "ops@beta-travel.example") in second
 
 
+def _from_wire(batch, shipped):
+    return [pipeline.TenantResult.from_wire(f, w) for f, w in zip(batch, shipped, strict=True)]
+
+
 def test_unpacked_records_share_timezone_and_currency():
     batch = [ClientFile(t, pipeline.Path(f"/x/{t}/client.yaml")) for t in ("a-one", "b-two")]
     shipped = []
@@ -58,7 +62,7 @@ def test_unpacked_records_share_timezone_and_currency():
                 (),
             )
         )
-    first, second = (r.record for r in pipeline._unpack(batch, shipped))
+    first, second = (r.record for r in _from_wire(batch, shipped))
     assert first.timezone == "Africa/Johannesburg" and first.currency == "ZAR"
     assert first.timezone is second.timezone and first.currency is second.currency
     assert first.name == "Tenant a-one" and second.gcp_project_id == "b-two-gcp"
@@ -96,7 +100,7 @@ def test_unpacked_shared_variable_names_are_shared():
         )
         for tenant in ("a-one", "b-two")
     ]
-    first, second = pipeline._unpack(batch, shipped)
+    first, second = _from_wire(batch, shipped)
     assert first.secrets[0].env_var == "OPENAI_API_KEY"
     assert first.secrets[0].env_var is second.secrets[0].env_var
     assert [s.env_var for s in second.secrets] == ["OPENAI_API_KEY", "B-TWO_SMTP"]

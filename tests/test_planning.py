@@ -28,7 +28,7 @@ from tenant_migrator.planning import (
 from tenant_migrator.problems import Problem
 from tenant_migrator.record import TenantRecord
 from tenant_migrator.report import plan as plan_report
-from tenant_migrator.secrets import SecretReference
+from tenant_migrator.secretrefs import SecretReference
 
 CONFIG = {
     "branding": {"company_name": "Africa Stay", "primary_color": "#FF6B6B"},

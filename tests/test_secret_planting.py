@@ -9,7 +9,7 @@ import json
 from clientdocs import dump, make_project, valid_document
 
 from tenant_migrator.pipeline import load_tenants
-from tenant_migrator.secrets import dotenv_unquote
+from tenant_migrator.secretrefs import dotenv_unquote
 from tenant_migrator.settings import Settings
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiYW5vbiIsImZha2UiOnRydWV9.ZmFrZS1zaWc"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from clientdocs import SCHEMA
 
-from tenant_migrator import secrets
-from tenant_migrator.secrets import (
+from tenant_migrator import secretrefs
+from tenant_migrator.secretrefs import (
     KEPT,
     REFERENCED,
     REMOVED,
@@ -62,7 +62,7 @@ def test_annotated_fields_become_prefixed_or_shared_references():
         },
     }
     found = _by_path(result)
-    assert found["/infrastructure/openai/api_key"].scope == secrets.SHARED
+    assert found["/infrastructure/openai/api_key"].scope == secretrefs.SHARED
     assert found["/email/smtp/password"].literal == "hunter2"
     assert all(s.action == REFERENCED and s.reason == "schema" for s in result.secrets)
 
@@ -111,7 +111,7 @@ def test_secret_key_names_anywhere(key):
     (found,) = result.secrets
     pointer = f"/extras/deep/0/{key}"
     assert found.json_path == pointer and found.reason == "key-name"
-    name = secrets.env_name_for_path("beach-resorts", pointer)
+    name = secretrefs.env_name_for_path("beach-resorts", pointer)
     assert name.startswith("BEACH_RESORTS_EXTRAS_DEEP_0_")
     assert result.config["extras"]["deep"][0][key] == "${" + name + "}"
 
@@ -234,7 +234,9 @@ def test_check_environment_reports_status_without_values(tmp_path):
     result = load_tenants(Settings(project))
     variables = {
         v.name: v
-        for v in secrets.check_environment(result.results, {"OPENAI_API_KEY": "x", "EMPTY_ONE": ""})
+        for v in secretrefs.check_environment(
+            result.results, {"OPENAI_API_KEY": "x", "EMPTY_ONE": ""}
+        )
     }
     assert {name: v.status for name, v in variables.items()} == {
         "ACME_SMTP_PASSWORD": "missing",
@@ -273,7 +275,7 @@ def test_secrets_file_is_0600_from_creation_and_round_trips(tmp_path):
     for line in target.read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, raw = line.partition("=")
-            parsed[name] = secrets.dotenv_unquote(raw)
+            parsed[name] = secretrefs.dotenv_unquote(raw)
     assert parsed == values
 
 

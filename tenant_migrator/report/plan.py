@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tenant_migrator import secrets
+from tenant_migrator import secretrefs
 from tenant_migrator.planning import (
     Action,
     BlockedReason,
@@ -89,8 +89,8 @@ def redact(value: Any, key: str = "") -> Any:
     secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
     """
     if isinstance(value, str):
-        if secrets.looks_like_secret(value) or (
-            key and secrets.is_secret_key(key) and not secrets.is_reference(value)
+        if secretrefs.looks_like_secret(value) or (
+            key and secretrefs.is_secret_key(key) and not secretrefs.is_reference(value)
         ):
             return REDACTED
         return value

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.problems import Problem, Severity
-from tenant_migrator.secrets import KEPT, REFERENCED, REMOVED, EnvVariable, SecretReference
+from tenant_migrator.secretrefs import KEPT, REFERENCED, REMOVED, EnvVariable, SecretReference
 
 if TYPE_CHECKING:
     from rich.console import Console

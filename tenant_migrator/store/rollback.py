@@ -28,7 +28,7 @@ from tenant_migrator.store.tables import (
 if TYPE_CHECKING:
     import asyncpg
 
-    from tenant_migrator.secrets import SecretRule
+    from tenant_migrator.secretrefs import SecretRule
     from tenant_migrator.settings import Settings
 
 

@@ -34,7 +34,7 @@ from tenant_migrator.store.tables import (
 if TYPE_CHECKING:
     import asyncpg
 
-    from tenant_migrator.secrets import SecretRule
+    from tenant_migrator.secretrefs import SecretRule
 
 # What the COPY sends per planned tenant, in this order: every column is text.
 INCOMING_COLUMNS: tuple[str, ...] = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
