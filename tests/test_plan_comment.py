@@ -36,9 +36,11 @@ def test_a_plan_of_3000_changed_tenants_fits_one_comment_grouped_and_cut(
     groups = re.findall(r"^- \*\*([\d,]+) tenants?\*\*: `(/[^`]+)`", comment, re.M)
     counts = [int(n.replace(",", "")) for n, _ in groups]
     assert counts == sorted(counts, reverse=True) and counts[0] > 1
-    (cut,) = re.findall(r"^… ([\d,]+) more tenants — see the JSON plan$", comment, re.M)
-    # Every tenant made one change: those not in a shown group are the ones cut.
-    assert int(cut.replace(",", "")) == COUNT - sum(counts)
+    cut = re.findall(r"^… ([\d,]+) more tenants — see the JSON plan$", comment, re.M)
+    left_out = int(cut[0].replace(",", "")) if cut else 0
+    # Every tenant made one change: those in no shown group are the ones cut.
+    assert left_out == COUNT - sum(counts)
+    assert len(counts) < COUNT // 5  # grouped: far fewer lines than tenants
 
 
 def _update(tid: str, path: str, old, new) -> TenantPlan:
@@ -53,6 +55,16 @@ def test_identical_changes_are_one_line_naming_the_count():
     comment = render_comment(Plan(tuple(tenants)))
     assert len(comment) <= GITHUB_COMMENT_LIMIT
     assert "**1,503 tenants**: `/tenant_config/quotes/auto_send` `false` → `true`" in comment
+    assert "**2,000 tenants**" not in comment  # different paths: nothing to group
+
+
+def test_changes_to_one_path_with_different_values_are_one_line():
+    tenants = [
+        _update(f"t{i:04}", "/tenant_config/branding/c", "#000", f"#{i:04}") for i in range(3000)
+    ]
+    comment = render_comment(Plan(tuple(tenants)))
+    assert "**3,000 tenants**: `/tenant_config/branding/c` changed (to different values)" in comment
+    assert "more tenants" not in comment
 
 
 def test_a_small_plan_keeps_every_value_and_the_marker():

@@ -68,12 +68,25 @@ def _change_text(change: Change) -> str:
 
 def _groups(tenants: Iterable[TenantPlan]) -> list[tuple[str, list[str]]]:
     """Identical changes (same text once redacted and shortened) → the tenants making
-    them, biggest group first."""
-    groups: dict[str, list[str]] = {}
+    them, biggest group first. Changes made by one tenant each but to the same path
+    (a colour set to a different value everywhere) are one line per path."""
+    exact: dict[tuple[str, str], list[str]] = {}
     for tenant in tenants:
         for change in tenant.changes:
-            groups.setdefault(_change_text(change), []).append(tenant.id)
-    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+            exact.setdefault((change.path, _change_text(change)), []).append(tenant.id)
+    lone: dict[str, list[tuple[str, str]]] = {}
+    for (path, text), ids in exact.items():
+        if len(ids) == 1:
+            lone.setdefault(path, []).append((text, ids[0]))
+    groups = [
+        (text, ids)
+        for (path, text), ids in exact.items()
+        if len(lone.get(path, ())) < 2 or len(ids) > 1
+    ]
+    for path, members in lone.items():
+        if len(members) > 1:
+            groups.append((f"{_code(path)} changed (to different values)", [i for _, i in members]))
+    return sorted(groups, key=lambda item: (-len(item[1]), item[0]))
 
 
 def _count_table(plan: Plan) -> list[str]:
