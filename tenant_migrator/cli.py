@@ -109,6 +109,28 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
+class ReportFormat(StrEnum):
+    """validate's and plan's formats: OutputFormat's and GitHub annotations."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    github = "github"
+
+
+ValidateTargets = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="TENANT_OR_FILE",
+        help=(
+            "Only these tenants: ids, or client files (clients/<id>/client.yaml, as "
+            "pre-commit passes them; the schema file means every tenant). Default: all."
+        ),
+        show_default=False,
+    ),
+]
+
+
 # --- database -------------------------------------------------------------------------
 
 
@@ -147,11 +169,14 @@ app.add_typer(cli_migrate.migrate_app, name="migrate")
 @app.command("validate")
 def validate(
     ctx: typer.Context,
-    tenants: Tenants = None,
+    tenants: ValidateTargets = None,
     output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="text (table + problems), json (stable keys) or markdown."),
-    ] = OutputFormat.text,
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="text (table + problems), json (stable keys), markdown or github (annotations).",
+        ),
+    ] = ReportFormat.text,
     secrets_out: Annotated[
         Path | None,
         typer.Option(
@@ -169,17 +194,29 @@ def validate(
 ) -> None:
     """Check client files against config/schema.json. No database needed.
 
-    Exit 0 when every file is valid, 1 when any is invalid, 2 on usage errors.
+    Shared-secret conflicts are checked against every client file, even when only
+    some are named. Exit 0 when every named file is valid, 1 when any is invalid,
+    2 on usage errors.
     """
     from tenant_migrator import render
-    from tenant_migrator.pipeline import load_tenants
     from tenant_migrator.report import validation as report
+    from tenant_migrator.targets import load_targets
 
-    result = load_tenants(_settings(ctx), tenants, max_file_bytes=max_file_bytes)
-    if output_format is OutputFormat.json:
+    settings = _settings(ctx)
+    result = load_targets(settings, tenants, max_file_bytes=max_file_bytes)
+    if output_format is ReportFormat.json:
         sys.stdout.write(report.render_json(result))
-    elif output_format is OutputFormat.markdown:
+    elif output_format is ReportFormat.markdown:
         sys.stdout.write(report.render_markdown(result))
+    elif output_format is ReportFormat.github:
+        from tenant_migrator.report import github
+
+        sys.stdout.write(
+            "".join(
+                f"{line}\n" for line in github.validation_commands(result, settings.project_dir)
+            )
+        )
+        github.append_step_summary(report.render_markdown(result))
     else:
         report.render_text(result, render.stdout())
     if secrets_out is not None:
@@ -257,22 +294,28 @@ def _phases(label: str) -> Iterator[Callable[[str], None]]:
         yield lambda phase: progress.update(task, description=phase)
 
 
-def _emit_plan(the_plan: object, output_format: OutputFormat, output: Path | None) -> None:
+def _emit_plan(
+    the_plan: object, output_format: ReportFormat, output: Path | None, project_dir: Path
+) -> None:
     from tenant_migrator import render
+    from tenant_migrator.report import comment, github
     from tenant_migrator.report import plan as report
 
-    if output_format is OutputFormat.text and output is None:
+    if output_format is ReportFormat.text and output is None:
         report.render_text(the_plan, render.stdout())
         return
-    if output_format is OutputFormat.json:
+    if output_format is ReportFormat.json:
         # Written as it is built: a 10,000-tenant report is tens of MB.
         _write_report(output, lambda out: report.write_json(the_plan, out))
     else:
-        text = (
-            report.render_markdown(the_plan)
-            if output_format is OutputFormat.markdown
-            else _plain_text(the_plan)
-        )
+        if output_format is ReportFormat.markdown:
+            text = comment.render_comment(the_plan)  # fits a pull-request comment
+        elif output_format is ReportFormat.github:
+            lines = github.plan_commands(the_plan, project_dir)
+            text = "".join(f"{line}\n" for line in lines)
+            github.append_step_summary(comment.render_comment(the_plan))
+        else:
+            text = _plain_text(the_plan)
         _write_report(output, lambda out: out.write(text))
     if output is not None:
         render.notice(f"wrote the plan ({output_format.value}) to {output}")
@@ -316,9 +359,15 @@ def plan(
     ctx: typer.Context,
     tenants: Tenants = None,
     output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="text (summary + change trees), json (stable) or markdown."),
-    ] = OutputFormat.text,
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help=(
+                "text (summary + change trees), json (stable), markdown (a pull-request "
+                "comment, at most 65,536 characters) or github (annotations)."
+            ),
+        ),
+    ] = ReportFormat.text,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -343,7 +392,7 @@ def plan(
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
-    _emit_plan(the_plan, output_format, output)
+    _emit_plan(the_plan, output_format, output, settings.project_dir)
     if the_plan.has_errors:
         raise typer.Exit(1)
     raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)

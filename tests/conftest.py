@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from tenant_migrator import database, embedded, migrations
+from tests import schemacheck
 
 REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO / "database" / "migrations"
@@ -200,6 +201,8 @@ def _run_cli(
         timeout=timeout,
         check=False,
     )
+    # Every JSON report a test produces must match its published schema.
+    schemacheck.check_output(args, proc.stdout, Path(cwd) if cwd is not None else None)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -334,7 +334,7 @@ def test_plan_formats_and_output_file(tm, migrated_database_url, tmp_path):
     result = tm(migrated_database_url, "plan", "--format", "markdown", "--output", out)
     assert result.returncode == 0 and result.stdout == ""
     markdown = out.read_text()
-    assert markdown.startswith("### tenant-migrator plan")
+    assert markdown.startswith("<!-- tenant-migrator:plan -->\n### tenant-migrator plan")
     assert "#### + `africastay` — create" in markdown
     text_out = tmp_path / "plan.txt"
     assert tm(migrated_database_url, "plan", "--output", text_out).returncode == 0

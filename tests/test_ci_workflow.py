@@ -1,0 +1,143 @@
+"""examples/github/tenant-config.yml works: its `run:` steps, run locally in order as
+GitHub's runner would (bash -eo pipefail, the step's and workflow's env), against the
+embedded database. `uses:` steps (checkout, artifacts, the comment script) are
+GitHub's own; the install step installs this checkout into a fresh virtualenv.
+
+Skipped, and only it: the merge job's ``import --plan plan.json --yes`` — ``--plan``
+and ``--yes`` come from another issue and do not exist on this branch yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from tenant_migrator import schemas
+from tenant_migrator.report.comment import MARKER
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOW = REPO / "examples" / "github" / "tenant-config.yml"
+NOT_YET = {"tenant-migrator import --plan plan.json --yes": "import --plan/--yes: another issue"}
+_EXPRESSION = re.compile(r"\$\{\{.*\}\}")
+
+
+def _workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def _env(mapping: dict | None) -> dict[str, str]:
+    """Plain values; ``${{ secrets.X }}`` left unset (no secret here: embedded server)."""
+    return {k: str(v) for k, v in (mapping or {}).items() if not _EXPRESSION.search(str(v))}
+
+
+def _run_steps(
+    job: str, project: Path, env: dict[str, str], overrides: dict[str, str]
+) -> list[tuple[str, int, str]]:
+    """Run ``job``'s shell steps in order until one fails: (name, exit code, output)."""
+    workflow = _workflow()
+    base = {**env, **_env(workflow.get("env")), **overrides}
+    done = []
+    for step in workflow["jobs"][job]["steps"]:
+        script = step.get("run")
+        if script is None or script.strip() in NOT_YET:
+            continue
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=project,
+            env={**base, **_env(step.get("env"))},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        done.append((step.get("name", script), proc.returncode, proc.stdout + proc.stderr))
+        if proc.returncode != 0:
+            break
+    return done
+
+
+@pytest.fixture(scope="module")
+def runner_env(tmp_path_factory) -> dict[str, str]:
+    """A fresh virtualenv on PATH (the runner's python) and GitHub's files."""
+    root = tmp_path_factory.mktemp("runner")
+    subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PG"))}
+    keep.pop("TEST_DATABASE_URL", None)
+    return {
+        **keep,
+        "PATH": f"{root / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "200",
+    }
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = tmp_path / "platform"
+    shutil.copytree(REPO / "clients", root / "clients")
+    (root / "config").mkdir()
+    shutil.copy(REPO / "config" / "schema.json", root / "config" / "schema.json")
+    return root
+
+
+def test_the_workflow_plans_on_pull_requests_and_imports_the_reviewed_plan_on_main():
+    workflow = _workflow()
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True; GitHub does not
+    assert set(triggers) == {"pull_request", "push"} and triggers["push"]["branches"] == ["main"]
+    apply_runs = [s.get("run", "") for s in workflow["jobs"]["apply"]["steps"]]
+    assert "tenant-migrator import --plan plan.json --yes" in apply_runs
+    uploads = [
+        s for s in workflow["jobs"]["plan"]["steps"] if "upload-artifact" in s.get("uses", "")
+    ]
+    assert uploads and uploads[0]["with"]["path"] == "plan.json"
+
+
+def test_the_pull_request_steps_validate_plan_and_write_the_comment(project, runner_env, tmp_path):
+    summary = tmp_path / "step-summary.md"
+    env = {**runner_env, "GITHUB_STEP_SUMMARY": str(summary)}
+    try:
+        # This checkout instead of the release on PyPI.
+        steps = _run_steps("plan", project, env, {"TENANT_MIGRATOR_PACKAGE": str(REPO)})
+    finally:
+        subprocess.run(
+            [str(Path(runner_env["PATH"].split(os.pathsep)[0]) / "tenant-migrator"), "db", "stop"],
+            cwd=project,
+            env=runner_env,
+            capture_output=True,
+            check=False,
+        )
+    assert [code for _, code, _ in steps] == [0] * 4, steps
+    plan = json.loads((project / "plan.json").read_text())
+    Draft202012Validator(schemas.load("plan")).validate(plan)
+    assert plan["summary"]["create"] == len(list((project / "clients").iterdir()))
+    comment = (project / "plan-comment.md").read_text()
+    assert comment.startswith(MARKER + "\n") and len(comment) <= 65_536
+    text = summary.read_text()
+    assert "tenant-migrator" in text and MARKER in text  # validate's report, then the plan's
+    validate_output = steps[1][2]
+    assert "::warning file=clients/example/client.yaml" in validate_output
+
+
+def test_the_merge_job_installs_and_skips_only_the_import_of_the_reviewed_plan(project, runner_env):
+    steps = _run_steps("apply", project, runner_env, {"TENANT_MIGRATOR_PACKAGE": str(REPO)})
+    assert [(name, code) for name, code, _ in steps] == [("Install tenant-migrator", 0)], steps
+    skipped = [s["run"] for s in _workflow()["jobs"]["apply"]["steps"] if "run" in s][1:]
+    assert skipped == list(NOT_YET)  # the one step not run, for the reason NOT_YET gives
+
+
+def test_a_bad_client_file_fails_the_validate_step_with_an_annotation(project, runner_env):
+    path = project / "clients" / "example" / "client.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["client"]["timezone"] = "Nowhere/Atlantis"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    steps = _run_steps("plan", project, runner_env, {"TENANT_MIGRATOR_PACKAGE": str(REPO)})
+    assert [code for _, code, _ in steps] == [0, 1], steps  # stops there, as the runner does
+    assert "::error file=clients/example/client.yaml,line=" in steps[1][2]
