@@ -61,7 +61,7 @@ from tenant_migrator.planning import (
     record_problems,
 )
 from tenant_migrator.problems import Problem
-from tenant_migrator.report.plan import WRITTEN_LINES_UP_TO
+from tenant_migrator.redaction import redact_change, short_value
 from tenant_migrator.settings import Exclusion
 
 if TYPE_CHECKING:
@@ -78,6 +78,11 @@ class ImportOptions:
     force: bool = False
     command: str = "import"  # or "sync"
     lock_timeout: float = 5.0  # seconds, for the migrations applied first
+
+
+# The report prints one line per written tenant up to this many, then only counts:
+# so the import's outcome keeps the changes of that many, no more.
+WRITTEN_LINES_UP_TO = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,8 +538,6 @@ def check_blocked(blocked: Sequence[TenantPlan]) -> None:
 
 
 def _describe(change: Change) -> str:
-    from tenant_migrator.report.plan import redact_change, short_value
-
     c = redact_change(change)
     old, new = short_value(c.old), short_value(c.new)
     return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"

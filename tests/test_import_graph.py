@@ -20,13 +20,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tenant_migrator"
 
 # Cycles that are known and scheduled to go, with why they are still here.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"tenant_migrator.report.plan", "tenant_migrator.streaming"}): (
-        "issue 15 item 1: streaming imports the report (WRITTEN_LINES_UP_TO, the drift "
-        "error's text) and the report imports streaming's results; the results move to "
-        "a bottom layer both import"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 # Kept for the platform's code only (see README "Python API"); never by the tool.
 DEPRECATED = {"tenant_migrator.secrets"}

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from tenant_migrator import redaction
 from tenant_migrator.pipeline import LoadResult, TenantResult
 from tenant_migrator.planning import (
     Action,
@@ -413,4 +414,4 @@ def test_markdown_report_tables_escape_pipes():
     [("short", '"short"'), ({"a": 1}, '{"a": 1}'), (list(range(40)), "[40 items]")],
 )
 def test_values_are_shortened_for_display(value, shown):
-    assert plan_report.short_value(value) == shown
+    assert redaction.short_value(value) == shown

@@ -8,7 +8,7 @@ false → true"). Whatever does not fit within ``budget`` is cut with "… N mor
 tenants — see the JSON plan". The first line is a hidden marker so a bot can find
 its own comment and update it in place rather than adding one per push.
 
-Values come through ``report.plan.redact_change``/``short_value``, as in every
+Values come through ``redaction.redact_change``/``short_value``, as in every
 other plan report: no secret can get in.
 """
 
@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tenant_migrator.planning import Action, Change, Op, Plan, TenantPlan
-from tenant_migrator.report.plan import _code, redact_change, short_value
+from tenant_migrator.redaction import redact_change, short_value
+from tenant_migrator.report.plan import _code
 
 MARKER = "<!-- tenant-migrator:plan -->"
 GITHUB_COMMENT_LIMIT = 65_536

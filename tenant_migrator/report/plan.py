@@ -26,7 +26,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tenant_migrator import secretrefs
 from tenant_migrator.planning import (
     Action,
     BlockedReason,
@@ -38,6 +37,8 @@ from tenant_migrator.planning import (
     blocked_words,
     unescape,
 )
+from tenant_migrator.redaction import redact_change, short_value
+from tenant_migrator.streaming import WRITTEN_LINES_UP_TO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,8 +55,6 @@ FORMAT_VERSION = 1
 # line instead of a tree each: 10,000 trees help nobody (JSON has everything).
 CREATE_TREES_UP_TO = 20
 JSON_INDENT_UP_TO = 200
-_VALUE_WIDTH = 60
-REDACTED = "<redacted>"
 
 _OP_SIGN = {Op.ADD: "+", Op.REMOVE: "-", Op.REPLACE: "~"}
 _OP_STYLE = {Op.ADD: "green", Op.REMOVE: "red", Op.REPLACE: "yellow"}
@@ -75,61 +74,6 @@ _ACTION_STYLE = {
     Action.BLOCKED: "bold magenta",
     Action.ORPHANED: "cyan",
 }
-
-
-# --- values -----------------------------------------------------------------------------
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """``value`` with every string that looks like a secret replaced by a marker.
-
-    Records never carry secrets (the pipeline made them references), but rows
-    read from the database might: an admin can paste anything into the app. A
-    string is hidden when it has a well-known secret shape, or sits under a
-    secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
-    """
-    if isinstance(value, str):
-        if secretrefs.looks_like_secret(value) or (
-            key and secretrefs.is_secret_key(key) and not secretrefs.is_reference(value)
-        ):
-            return REDACTED
-        return value
-    if isinstance(value, dict):
-        return {k: redact(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    return value
-
-
-def _last_key(path: str) -> str:
-    return unescape(path.rsplit("/", 1)[-1])
-
-
-def redact_change(change: Change, *, new_from_record: bool = False) -> Change:
-    """``change`` with database-side values redacted. ``new_from_record``: ``new``
-    comes from a record, secret-free by construction (and possibly a whole
-    document, too big to walk for nothing)."""
-    key = _last_key(change.path)
-    new = change.new if new_from_record else redact(change.new, key)
-    return Change(change.path, change.op, redact(change.old, key), new)
-
-
-def short_value(value: Any) -> str:
-    """One line for a value: JSON, long ones cut down to a summary."""
-    if isinstance(value, dict | list) and len(value) > _VALUE_WIDTH // 4:
-        text = ""  # surely too long: do not serialize a whole document to find out
-    else:
-        text = json.dumps(value, ensure_ascii=False)
-        if len(text) <= _VALUE_WIDTH:
-            return text
-    if isinstance(value, dict):
-        keys = ", ".join(value)
-        return (
-            f"{{{len(value)} keys: {keys[:_VALUE_WIDTH]}{'…' if len(keys) > _VALUE_WIDTH else ''}}}"
-        )
-    if isinstance(value, list):
-        return f"[{len(value)} items]"
-    return text[: _VALUE_WIDTH - 1] + "…"
 
 
 # --- JSON -------------------------------------------------------------------------------
@@ -480,10 +424,6 @@ def render_text(plan: Plan, console: Console) -> None:
 
 
 # --- import / sync / history / rollback ----------------------------------------------------
-
-# An import prints one line per written tenant up to this many, then only counts
-# (the import's outcome keeps the changes of that many, no more).
-WRITTEN_LINES_UP_TO = 50
 
 
 def render_import(outcome: ImportOutcome, console: Console) -> None:

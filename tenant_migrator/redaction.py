@@ -1,0 +1,68 @@
+"""Values read from the database, made safe and short to show.
+
+Records never carry secrets (the pipeline turned them into references), but rows
+read from the database might: an admin can paste anything into the app. Both the
+library (the drift refusal's text) and every report (plan, PR comment, import)
+show such values, so this sits below both: the library never imports ``report/``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tenant_migrator import secretrefs
+from tenant_migrator.planning import Change, unescape
+
+REDACTED = "<redacted>"
+# A value longer than this, as one line of JSON, is shown as a summary.
+SHORT_VALUE_WIDTH = 60
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """``value`` with every string that looks like a secret replaced by a marker.
+
+    A string is hidden when it has a well-known secret shape, or sits under a
+    secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
+    """
+    if isinstance(value, str):
+        if secretrefs.looks_like_secret(value) or (
+            key and secretrefs.is_secret_key(key) and not secretrefs.is_reference(value)
+        ):
+            return REDACTED
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    return value
+
+
+def _last_key(path: str) -> str:
+    return unescape(path.rsplit("/", 1)[-1])
+
+
+def redact_change(change: Change, *, new_from_record: bool = False) -> Change:
+    """``change`` with database-side values redacted. ``new_from_record``: ``new``
+    comes from a record, secret-free by construction (and possibly a whole
+    document, too big to walk for nothing)."""
+    key = _last_key(change.path)
+    new = change.new if new_from_record else redact(change.new, key)
+    return Change(change.path, change.op, redact(change.old, key), new)
+
+
+def short_value(value: Any) -> str:
+    """One line for a value: JSON, long ones cut down to a summary."""
+    width = SHORT_VALUE_WIDTH
+    if isinstance(value, dict | list) and len(value) > width // 4:
+        text = ""  # surely too long: do not serialize a whole document to find out
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text) <= width:
+            return text
+    if isinstance(value, dict):
+        keys = ", ".join(value)
+        return f"{{{len(value)} keys: {keys[:width]}{'…' if len(keys) > width else ''}}}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    return text[: width - 1] + "…"
