@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tenant_migrator import cli_migrate
+from tenant_migrator import cli_migrate, cli_runs
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import GlobalOptions, settings_of
 from tenant_migrator.errors import MigratorError
@@ -53,7 +53,7 @@ def _global_options(
             "--project-dir",
             help=(
                 "Directory holding clients/, config/ and database/, and the settings "
-                "([tool.tenant-migrator] in pyproject.toml, or tenant-migrator.toml)."
+                "(a \\[tool.tenant-migrator] table in pyproject.toml, or tenant-migrator.toml)."
             ),
             file_okay=False,
             resolve_path=True,
@@ -306,7 +306,7 @@ def _emit_plan(
         return
     if output_format is ReportFormat.json:
         # Written as it is built: a 10,000-tenant report is tens of MB.
-        _write_report(output, lambda out: report.write_json(the_plan, out))
+        render.write_report(output, lambda out: report.write_json(the_plan, out))
     else:
         if output_format is ReportFormat.markdown:
             text = comment.render_comment(the_plan)  # fits a pull-request comment
@@ -316,7 +316,7 @@ def _emit_plan(
             github.append_step_summary(comment.render_comment(the_plan))
         else:
             text = _plain_text(the_plan)
-        _write_report(output, lambda out: out.write(text))
+        render.write_report(output, lambda out: out.write(text))
     if output is not None:
         render.notice(f"wrote the plan ({output_format.value}) to {output}")
 
@@ -331,18 +331,6 @@ def _plain_text(the_plan: object) -> str:
     buffer = io.StringIO()
     report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
     return buffer.getvalue()
-
-
-def _write_report(output: Path | None, write: Callable[[TextIO], object]) -> None:
-    """``write`` the report to stdout, or to ``output`` (UTF-8)."""
-    if output is None:
-        write(sys.stdout)
-        return
-    try:
-        with output.open("w", encoding="utf-8") as out:
-            write(out)
-    except OSError as err:
-        raise MigratorError(f"cannot write {output}: {err.strerror or err}") from None
 
 
 _DetailedExitcode = Annotated[
@@ -566,134 +554,5 @@ def sync(
     _report_import(outcome, secrets_out, force)
 
 
-class HistoryFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-@app.command("history")
-def history(
-    ctx: typer.Context,
-    tenant: Annotated[
-        str | None, typer.Argument(metavar="TENANT", help="Only runs that wrote this tenant.")
-    ] = None,
-    output_format: Annotated[
-        HistoryFormat, typer.Option("--format", help="text (table) or json.")
-    ] = HistoryFormat.text,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most N runs.")] = 50,
-) -> None:
-    """List import, sync and rollback runs, newest first (optionally only those that wrote
-    TENANT): who, when, what they did, which were rolled back. Exit 0, 1 on errors."""
-    import json
-
-    from tenant_migrator import render, store
-    from tenant_migrator.report import plan as report
-
-    runs = _run(store.list_runs(_settings(ctx), tenant, limit))
-    if output_format is HistoryFormat.json:
-        sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
-    elif runs is None:
-        render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
-    elif not runs:
-        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
-    else:
-        report.render_history(runs, render.stdout(), tenant)
-
-
-@app.command("rollback")
-def rollback(
-    ctx: typer.Context,
-    run_id: Annotated[
-        str, typer.Argument(metavar="RUN_ID", help="The run to undo (see `history`).")
-    ],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be restored; write nothing.")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Restore even over rows that changed since that run."),
-    ] = False,
-) -> None:
-    """Restore the values an import run replaced.
-
-    Rows the run updated get back exactly the values it replaced (columns the tool
-    does not own are left alone); rows it created are deleted. Refuses when any of
-    those rows changed since the run, unless --force. The rollback is a recorded run
-    itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
-    """
-    from tenant_migrator import render, store
-    from tenant_migrator.errors import UsageError
-    from tenant_migrator.report import plan as report
-
-    if not run_id.isdigit():
-        raise UsageError(
-            f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
-        )
-    outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
-    report.render_rollback(outcome, render.stdout())
-
-
-class AuditFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-@app.command("audit")
-def audit(
-    ctx: typer.Context,
-    output_format: Annotated[
-        AuditFormat, typer.Option("--format", help="text (table) or json.")
-    ] = AuditFormat.text,
-) -> None:
-    """Scan the tenants table (and the run history) for literal secrets. Read-only.
-
-    Reports tenant, table, run, JSON path and kind (key-name, schema, shape:sendgrid
-    ...), never a value. Exit 0 when none is found, 1 when any is (or on errors),
-    2 on usage errors.
-    """
-    from tenant_migrator import audit as auditing
-    from tenant_migrator import render
-    from tenant_migrator.report import audit as report
-
-    result = _run(auditing.audit(_settings(ctx)))
-    if output_format is AuditFormat.json:
-        sys.stdout.write(report.render_json(result))
-    else:
-        report.render_text(result, render.stdout())
-    if not result.ok:
-        raise typer.Exit(1)
-
-
-@app.command("export")
-def export(
-    ctx: typer.Context,
-    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
-) -> None:
-    """Print a tenant from the database as client.yaml (the way back to YAML mode).
-
-    Columns go back into the `client` section, tenant_config as is, ${ENV}
-    references unresolved: importing the output again changes nothing. Exit 0,
-    1 on errors, 2 for an unknown tenant.
-    """
-    from tenant_migrator import export as exporting
-    from tenant_migrator import render, store
-
-    snapshot = _run(store.read_snapshot(_settings(ctx), tenant))
-    exported = exporting.export_tenant(tenant, snapshot)
-    for warning in exported.warnings:
-        render.notice(f"warning: {warning}")
-    if output is None:
-        sys.stdout.write(exported.text)
-        return
-    if output.exists() and not force:
-        raise MigratorError(
-            f"{output} already exists; pass --force to replace it (the current file may hold "
-            "literal secrets the export would not keep: save them with --secrets-out first)"
-        )
-    _write_report(output, lambda out: out.write(exported.text))
-    render.notice(f"wrote {tenant} to {output}")
+# history, rollback, audit, export: cli_runs.py (mounted below, at the end of the list)
+app.add_typer(cli_runs.runs_app)

@@ -1,0 +1,154 @@
+"""The commands about what happened: ``history``, ``rollback``, ``audit``, ``export``.
+
+A thin face like ``cli.py`` (parse options, call the library, render), in its own
+module so that neither grows past one screenful of commands; ``cli.py`` mounts
+``runs_app`` on the top-level app, so the commands keep their names.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenant_migrator.asyncrun import run as _run
+from tenant_migrator.cli_context import settings_of as _settings
+from tenant_migrator.errors import MigratorError
+
+runs_app = typer.Typer()
+
+
+class HistoryFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@runs_app.command("history")
+def history(
+    ctx: typer.Context,
+    tenant: Annotated[
+        str | None, typer.Argument(metavar="TENANT", help="Only runs that wrote this tenant.")
+    ] = None,
+    output_format: Annotated[
+        HistoryFormat, typer.Option("--format", help="text (table) or json.")
+    ] = HistoryFormat.text,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most N runs.")] = 50,
+) -> None:
+    """List import, sync and rollback runs, newest first (optionally only those that wrote
+    TENANT): who, when, what they did, which were rolled back. Exit 0, 1 on errors."""
+    import json
+
+    from tenant_migrator import render, store
+    from tenant_migrator.report import plan as report
+
+    runs = _run(store.list_runs(_settings(ctx), tenant, limit))
+    if output_format is HistoryFormat.json:
+        sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
+    elif runs is None:
+        render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
+    elif not runs:
+        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
+    else:
+        report.render_history(runs, render.stdout(), tenant)
+
+
+@runs_app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The run to undo (see `history`).")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be restored; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Restore even over rows that changed since that run."),
+    ] = False,
+) -> None:
+    """Restore the values an import run replaced.
+
+    Rows the run updated get back exactly the values it replaced (columns the tool
+    does not own are left alone); rows it created are deleted. Refuses when any of
+    those rows changed since the run, unless --force. The rollback is a recorded run
+    itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
+    """
+    from tenant_migrator import render, store
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.report import plan as report
+
+    if not run_id.isdigit():
+        raise UsageError(
+            f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
+        )
+    outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
+    report.render_rollback(outcome, render.stdout())
+
+
+class AuditFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@runs_app.command("audit")
+def audit(
+    ctx: typer.Context,
+    output_format: Annotated[
+        AuditFormat, typer.Option("--format", help="text (table) or json.")
+    ] = AuditFormat.text,
+) -> None:
+    """Scan the tenants table (and the run history) for literal secrets. Read-only.
+
+    Reports tenant, table, run, JSON path and kind (key-name, schema, shape:sendgrid
+    ...), never a value. Exit 0 when none is found, 1 when any is (or on errors),
+    2 on usage errors.
+    """
+    from tenant_migrator import audit as auditing
+    from tenant_migrator import render
+    from tenant_migrator.report import audit as report
+
+    result = _run(auditing.audit(_settings(ctx)))
+    if output_format is AuditFormat.json:
+        sys.stdout.write(report.render_json(result))
+    else:
+        report.render_text(result, render.stdout())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@runs_app.command("export")
+def export(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Print a tenant from the database as client.yaml (the way back to YAML mode).
+
+    Columns go back into the `client` section, tenant_config as is, ${ENV}
+    references unresolved: importing the output again changes nothing. Exit 0,
+    1 on errors, 2 for an unknown tenant.
+    """
+    from tenant_migrator import export as exporting
+    from tenant_migrator import render, store
+
+    snapshot = _run(store.read_snapshot(_settings(ctx), tenant))
+    exported = exporting.export_tenant(tenant, snapshot)
+    for warning in exported.warnings:
+        render.notice(f"warning: {warning}")
+    if output is None:
+        sys.stdout.write(exported.text)
+        return
+    if output.exists() and not force:
+        raise MigratorError(
+            f"{output} already exists; pass --force to replace it (the current file may hold "
+            "literal secrets the export would not keep: save them with --secrets-out first)"
+        )
+    render.write_report(output, lambda out: out.write(exported.text))
+    render.notice(f"wrote {tenant} to {output}")
