@@ -15,6 +15,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,17 +68,25 @@ def _run_steps(
 
 
 @pytest.fixture(scope="module")
-def runner_env(tmp_path_factory) -> dict[str, str]:
-    """A fresh virtualenv on PATH (the runner's python) and GitHub's files."""
-    root = tmp_path_factory.mktemp("runner")
+def runner_env() -> Iterator[dict[str, str]]:
+    """A fresh virtualenv on PATH (the runner's python) and GitHub's files.
+
+    In a directory other users can read, as a runner's workspace is: run as root, the
+    embedded server runs as its own system user and refuses binaries it cannot reach
+    (pytest's own temporary directory is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="tm-runner-"))
+    os.chmod(root, 0o755)
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PG"))}
     keep.pop("TEST_DATABASE_URL", None)
-    return {
-        **keep,
-        "PATH": f"{root / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "COLUMNS": "200",
-    }
+    try:
+        yield {
+            **keep,
+            "PATH": f"{root / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "COLUMNS": "200",
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -108,7 +118,7 @@ def test_the_pull_request_steps_validate_plan_and_write_the_comment(project, run
         steps = _run_steps("plan", project, env, {"TENANT_MIGRATOR_PACKAGE": str(REPO)})
     finally:
         subprocess.run(
-            [str(Path(runner_env["PATH"].split(os.pathsep)[0]) / "tenant-migrator"), "db", "stop"],
+            [str(Path(runner_env["PATH"].split(os.pathsep)[0]) / "tenant-migrator"), "db-stop"],
             cwd=project,
             env=runner_env,
             capture_output=True,
