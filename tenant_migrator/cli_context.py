@@ -9,11 +9,19 @@ Its own module because both ``cli.py`` and ``cli_migrate.py`` need it, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from tenant_migrator.settings import Settings
+
+
+class TextOrJson(StrEnum):
+    """``--format`` of the commands with a table and a JSON shape (status, history, audit)."""
+
+    text = "text"
+    json = "json"
 
 
 @dataclass(frozen=True, slots=True)

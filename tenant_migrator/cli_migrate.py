@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import settings_of
+from tenant_migrator.cli_context import TextOrJson, settings_of
 
 _settings = settings_of
 
@@ -139,18 +139,13 @@ def migrate(
         out.print(line, markup=False, soft_wrap=True)
 
 
-class StatusFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 @migrate_app.command("status")
 def migrate_status(
     ctx: typer.Context,
     migrations_dir: _MigrationsDir = None,
     output_format: Annotated[
-        StatusFormat, typer.Option("--format", help="text (table) or json (stable keys).")
-    ] = StatusFormat.text,
+        TextOrJson, typer.Option("--format", help="text (table) or json (stable keys).")
+    ] = TextOrJson.text,
 ) -> None:
     """Per migration: its state (applied/satisfied/pending/modified) and where that was
     learned (ledger, catalog, supabase-cli)."""
@@ -163,7 +158,7 @@ def migrate_status(
     files = _migration_files(ctx, migrations_dir)
     target = database.resolve_target(_settings(ctx))
     rows = _run(migrations.status_target(target, files))
-    if output_format is StatusFormat.json:
+    if output_format is TextOrJson.json:
         typer.echo(json.dumps(report.status_json(rows), indent=2))
     else:
         report.print_status(stdout(), rows)

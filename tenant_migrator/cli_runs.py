@@ -8,22 +8,17 @@ module so that neither grows past one screenful of commands; ``cli.py`` mounts
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tenant_migrator.asyncrun import run as _run
+from tenant_migrator.cli_context import TextOrJson
 from tenant_migrator.cli_context import settings_of as _settings
 from tenant_migrator.errors import MigratorError
 
 runs_app = typer.Typer()
-
-
-class HistoryFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 @runs_app.command("history")
@@ -33,8 +28,8 @@ def history(
         str | None, typer.Argument(metavar="TENANT", help="Only runs that wrote this tenant.")
     ] = None,
     output_format: Annotated[
-        HistoryFormat, typer.Option("--format", help="text (table) or json.")
-    ] = HistoryFormat.text,
+        TextOrJson, typer.Option("--format", help="text (table) or json.")
+    ] = TextOrJson.text,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most N runs.")] = 50,
 ) -> None:
     """List import, sync and rollback runs, newest first (optionally only those that wrote
@@ -45,7 +40,7 @@ def history(
     from tenant_migrator.report import plan as report
 
     runs = _run(store.list_runs(_settings(ctx), tenant, limit))
-    if output_format is HistoryFormat.json:
+    if output_format is TextOrJson.json:
         sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
     elif runs is None:
         render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
@@ -88,17 +83,12 @@ def rollback(
     report.render_rollback(outcome, render.stdout())
 
 
-class AuditFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 @runs_app.command("audit")
 def audit(
     ctx: typer.Context,
     output_format: Annotated[
-        AuditFormat, typer.Option("--format", help="text (table) or json.")
-    ] = AuditFormat.text,
+        TextOrJson, typer.Option("--format", help="text (table) or json.")
+    ] = TextOrJson.text,
 ) -> None:
     """Scan the tenants table (and the run history) for literal secrets. Read-only.
 
@@ -111,7 +101,7 @@ def audit(
     from tenant_migrator.report import audit as report
 
     result = _run(auditing.audit(_settings(ctx)))
-    if output_format is AuditFormat.json:
+    if output_format is TextOrJson.json:
         sys.stdout.write(report.render_json(result))
     else:
         report.render_text(result, render.stdout())
