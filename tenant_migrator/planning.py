@@ -311,24 +311,15 @@ def plan_tenant(
         # by hand or by another tool): the database owns it. ``changes`` shows what
         # --force would write; keys only the database has are its removes.
         reason = BlockedReason.DATABASE_OWNED
-    if reason is not None and not force:
-        return TenantPlan(
-            action=Action.BLOCKED,
-            changes=changes,
-            drift=drift,
-            drift_run=drift_run,
-            expected_hash=row.hash,
-            reason=reason,
-            **common,
-        )
+    blocked = reason is not None and not force
     return TenantPlan(
-        action=Action.UPDATE,
+        action=Action.BLOCKED if blocked else Action.UPDATE,
         changes=changes,
         drift=drift,
         drift_run=drift_run,
         expected_hash=row.hash,
-        record=record,
-        forced=reason is not None,
+        record=None if blocked else record,  # a blocked tenant is never written
+        forced=reason is not None and not blocked,
         reason=reason,
         **common,
     )
