@@ -203,6 +203,7 @@ def validate(
     from tenant_migrator.targets import load_targets
 
     settings = _settings(ctx)
+    _check_secrets_out(secrets_out, force)
     result = load_targets(settings, tenants, max_file_bytes=max_file_bytes)
     if output_format is ReportFormat.json:
         sys.stdout.write(report.render_json(result))
@@ -428,10 +429,12 @@ _SecretsOut = Annotated[
 
 
 def _check_secrets_out(path: Path | None, force: bool) -> None:
+    # Before anything is read, migrated or written: a file that cannot be written
+    # must not be found out after the commit.
     if path is not None:
-        from tenant_migrator.secretrefs import refuse_existing
+        from tenant_migrator.secretrefs import check_target
 
-        refuse_existing(path, force=force)
+        check_target(path, force=force)
 
 
 def _dry_run(
