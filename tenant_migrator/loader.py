@@ -222,7 +222,8 @@ class _Loader(_BaseLoader):
         self._may_alias = b"*" in data
         self._may_merge = b"<<" in data or b"merge" in data
         # A NUL comes only from a double-quoted escape (the reader refuses the byte).
-        self._may_nul = any(escape in data for escape in _NUL_ESCAPES)
+        # One memchr for a backslash first: the escapes' own scans cost ~50 µs a file.
+        self._may_nul = b"\\" in data and any(escape in data for escape in _NUL_ESCAPES)
         self._merged: dict[Node, int] = {}
         self._resolved: list[Problem] | None = None
 

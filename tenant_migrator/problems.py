@@ -38,7 +38,7 @@ class Problem:
         # The one place every problem passes: a key pasted from a secret never
         # shows in a path, whichever report prints it (the messages hide it too).
         if self.json_path:
-            masked = "/".join(map(_shown_token, self.json_path.split("/")))
+            masked = _masked(self.json_path)
             if masked != self.json_path:
                 object.__setattr__(self, "json_path", masked)
 
@@ -81,6 +81,12 @@ def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
 
 # A path segment for a key not shown: shaped like a secret, or longer than 60 characters.
 HIDDEN_KEY = "(key not shown)"
+
+
+@lru_cache(maxsize=8192)
+def _masked(pointer: str) -> str:
+    # Cached whole: the same paths (/client/currency) recur in every tenant's problems.
+    return "/".join(map(_shown_token, pointer.split("/")))
 
 
 @lru_cache(maxsize=4096)
