@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tenant_migrator import cli_migrate, cli_runs
+from tenant_migrator import cli_conventions, cli_migrate, cli_runs
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import GlobalOptions, settings_of
+from tenant_migrator.cli_context import (
+    DATABASE_URL_HELP,
+    PROJECT_DIR_HELP,
+    QUIET_HELP,
+    VERBOSE_HELP,
+    CliState,
+    GlobalOptions,
+    settings_of,
+)
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
@@ -34,7 +42,8 @@ app = typer.Typer(
         "written in one transaction, with a dry-run diff first."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    cls=cli_conventions.Group,
+    context_settings=cli_conventions.CONTEXT_SETTINGS,
     # Locals in a traceback could hold a literal secret read from a client file.
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -44,39 +53,37 @@ app = typer.Typer(
 _settings = settings_of
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tenant_migrator import __version__
+
+        typer.echo(f"tenant-migrator {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
     project_dir: Annotated[
         Path,
-        typer.Option(
-            "--project-dir",
-            help=(
-                "Directory holding clients/, config/ and database/, and the settings "
-                "(a \\[tool.tenant-migrator] table in pyproject.toml, or tenant-migrator.toml)."
-            ),
-            file_okay=False,
-            resolve_path=True,
-        ),
+        typer.Option("--project-dir", help=PROJECT_DIR_HELP, file_okay=False, resolve_path=True),
     ] = Path("."),
     database_url: Annotated[
         str | None,
         typer.Option(
-            "--database-url",
-            envvar="DATABASE_URL",
-            help=(
-                "PostgreSQL URL (Supabase direct or pooler). Without it, and without "
-                "PGHOST/PGDATABASE, a local embedded server is used. On the command line "
-                "it is visible to every local user in the process list (ps) until the "
-                "tool masks its password at start, and in your shell history: prefer "
-                "DATABASE_URL, or libpq's PGHOST/PGUSER/PGDATABASE with PGPASSWORD or a "
-                "PGPASSFILE. Percent-encode / ? # @ : [ ] in the password."
-            ),
-            show_envvar=True,
+            "--database-url", envvar="DATABASE_URL", help=DATABASE_URL_HELP, show_envvar=True
         ),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
-    ctx.obj = GlobalOptions(project_dir, database_url)
+    ctx.obj = CliState(GlobalOptions(project_dir, database_url, verbose, quiet))
 
 
 def main() -> None:
@@ -554,5 +561,7 @@ def sync(
     _report_import(outcome, secrets_out, force)
 
 
-# history, rollback, audit, export: cli_runs.py (mounted below, at the end of the list)
+# history, rollback, audit, export: cli_runs.py
 app.add_typer(cli_runs.runs_app)
+# Last, once every command is registered: the global options after any of them, -h.
+cli_conventions.mount(app)

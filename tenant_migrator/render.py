@@ -25,11 +25,28 @@ def stdout() -> Console:
 
 def print_error(err: MigratorError) -> None:
     # markup=False: the message may quote user input with [brackets].
-    stderr().print(f"error: {err}", style="bold red", markup=False, soft_wrap=True)
+    console = stderr()
+    console.print(
+        f"error: {err}", style="bold red", markup=False, soft_wrap=not console.is_terminal
+    )
+
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``-q``: notices are dropped from here on; errors are not."""
+    global _quiet
+    _quiet = quiet
 
 
 def notice(message: str) -> None:
-    stderr().print(message, style="dim", markup=False, soft_wrap=True)
+    if _quiet:
+        return
+    console = stderr()
+    # On a terminal, wrapped between words to its width (a terminal would cut the
+    # line mid-word); in a pipe or a log, one line per notice.
+    console.print(message, style="dim", markup=False, soft_wrap=not console.is_terminal)
 
 
 def write_report(output: Path | None, write: Callable[[TextIO], object]) -> None:
