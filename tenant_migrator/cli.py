@@ -6,9 +6,9 @@ so that ``tenant-migrator --help`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -25,6 +25,8 @@ from tenant_migrator.cli_context import (
     CliState,
     GlobalOptions,
     settings_of,
+    target_of,
+    view_of,
 )
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
@@ -149,8 +151,7 @@ def db_url(ctx: typer.Context) -> None:
     """
     from tenant_migrator import database
 
-    target = database.resolve_target(_settings(ctx))
-    typer.echo(database.shell_url(target))
+    typer.echo(database.shell_url(target_of(ctx)))
 
 
 @app.command("db-stop")
@@ -205,27 +206,19 @@ def validate(
     some are named. Exit 0 when every named file is valid, 1 when any is invalid,
     2 on usage errors.
     """
-    from tenant_migrator import render
-    from tenant_migrator.report import validation as report
+    from tenant_migrator.report import formats, progress
     from tenant_migrator.targets import load_targets
 
     settings = _settings(ctx)
-    result = load_targets(settings, tenants, max_file_bytes=max_file_bytes)
-    if output_format is ReportFormat.json:
-        sys.stdout.write(report.render_json(result))
-    elif output_format is ReportFormat.markdown:
-        sys.stdout.write(report.render_markdown(result))
-    elif output_format is ReportFormat.github:
-        from tenant_migrator.report import github
-
-        sys.stdout.write(
-            "".join(
-                f"{line}\n" for line in github.validation_commands(result, settings.project_dir)
-            )
+    counted = progress.files_done("validating")
+    with progress.phases("validating") as phase:
+        result = load_targets(
+            settings,
+            tenants,
+            max_file_bytes=max_file_bytes,
+            on_progress=lambda done, total: phase(counted(done, total)),
         )
-        github.append_step_summary(report.render_markdown(result))
-    else:
-        report.render_text(result, render.stdout())
+    formats.emit(formats.VALIDATE, output_format, result, view_of(ctx))
     if secrets_out is not None:
         _write_secrets(secrets_out, result.results, force)
     raise typer.Exit(0 if result.ok else 1)
@@ -244,7 +237,7 @@ def check_env(
     ctx: typer.Context,
     tenants: Tenants = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text or json.")
+        OutputFormat, typer.Option("--format", help="text, json or markdown.")
     ] = OutputFormat.text,
 ) -> None:
     """List ${ENV} references whose variables are unset here (never prints values).
@@ -252,17 +245,14 @@ def check_env(
     Exit 0 when every referenced variable is set (or has a default), 1 otherwise
     or when a client file is invalid, 2 on usage errors.
     """
-    from tenant_migrator import render
     from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.report import formats
     from tenant_migrator.report import validation as report
     from tenant_migrator.secretrefs import check_environment
 
     result = load_tenants(_settings(ctx), tenants)
     variables = check_environment(result.results)
-    if output_format is OutputFormat.json:
-        sys.stdout.write(report.render_env_json(variables, result))
-    else:
-        report.render_env_text(variables, result, render.stdout())
+    formats.emit(formats.CHECK_ENV, output_format, (variables, result), view_of(ctx))
     raise typer.Exit(0 if report.env_ok(variables, result) else 1)
 
 
@@ -281,63 +271,6 @@ def _bulk_mode() -> None:
     import gc
 
     gc.disable()
-
-
-@contextmanager
-def _phases(label: str) -> Iterator[Callable[[str], None]]:
-    """A transient spinner with the current phase and elapsed time, on stderr, only
-    when stderr is a terminal (never in pipes, logs or CI output)."""
-    from tenant_migrator import render
-
-    console = render.stderr()
-    if not console.is_terminal:
-        yield lambda phase: None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda phase: progress.update(task, description=phase)
-
-
-def _emit_plan(
-    the_plan: object, output_format: ReportFormat, output: Path | None, project_dir: Path
-) -> None:
-    from tenant_migrator import render
-    from tenant_migrator.report import comment, github
-    from tenant_migrator.report import plan as report
-
-    if output_format is ReportFormat.text and output is None:
-        report.render_text(the_plan, render.stdout())
-        return
-    if output_format is ReportFormat.json:
-        # Written as it is built: a 10,000-tenant report is tens of MB.
-        render.write_report(output, lambda out: report.write_json(the_plan, out))
-    else:
-        if output_format is ReportFormat.markdown:
-            text = comment.render_comment(the_plan)  # fits a pull-request comment
-        elif output_format is ReportFormat.github:
-            lines = github.plan_commands(the_plan, project_dir)
-            text = "".join(f"{line}\n" for line in lines)
-            github.append_step_summary(comment.render_comment(the_plan))
-        else:
-            text = _plain_text(the_plan)
-        render.write_report(output, lambda out: out.write(text))
-    if output is not None:
-        render.notice(f"wrote the plan ({output_format.value}) to {output}")
-
-
-def _plain_text(the_plan: object) -> str:
-    import io
-
-    from rich.console import Console
-
-    from tenant_migrator.report import plan as report
-
-    buffer = io.StringIO()
-    report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
-    return buffer.getvalue()
 
 
 _DetailedExitcode = Annotated[
@@ -380,14 +313,16 @@ def plan(
     pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import formats, progress
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    with _phases("loading client files") as phase:
+    with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
-    _emit_plan(the_plan, output_format, output, settings.project_dir)
+    view = dataclasses.replace(view_of(ctx), output=output)
+    formats.emit(formats.PLAN, output_format, the_plan, view)
     if the_plan.has_errors:
         raise typer.Exit(1)
     raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)
@@ -449,11 +384,11 @@ def _dry_run(
     phase: Callable[[str], None],
 ) -> NoReturn:
     """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
-    from tenant_migrator import render, streaming
-    from tenant_migrator.report import plan as report
+    from tenant_migrator import streaming
+    from tenant_migrator.report import formats
 
     the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
-    report.render_text(the_plan, render.stdout())
+    formats.emit(formats.PLAN, "text", the_plan, formats.View(settings.project_dir))
     raise typer.Exit(1 if the_plan.has_errors else 0)
 
 
@@ -472,7 +407,7 @@ def _import(
 
 def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
     from tenant_migrator import render
-    from tenant_migrator.report import plan as report
+    from tenant_migrator.report import runs as report
 
     report.render_import(outcome, render.stdout())
     if secrets_out is not None:
@@ -506,6 +441,7 @@ def import_(
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import progress
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -515,7 +451,7 @@ def import_(
     options = streaming.ImportOptions(
         migrate=not no_migrate, skip_invalid=skip_invalid, force=force, lock_timeout=lock_timeout
     )
-    with _phases("loading client files") as phase:
+    with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         if dry_run:
             _dry_run(settings, stream, only, force, phase)
@@ -543,6 +479,7 @@ def sync(
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import progress
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -551,7 +488,7 @@ def sync(
     options = streaming.ImportOptions(
         migrate=not no_migrate, force=force, command="sync", lock_timeout=lock_timeout
     )
-    with _phases(f"loading {tenant}") as phase:
+    with progress.phases(f"loading {tenant}") as phase:
         stream = pipeline.TenantStream.of(
             pipeline.LoadResult((pipeline.load_one(settings, tenant),))
         )

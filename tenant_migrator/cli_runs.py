@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import TextOrJson
+from tenant_migrator.cli_context import TextOrJson, view_of
 from tenant_migrator.cli_context import settings_of as _settings
 from tenant_migrator.errors import MigratorError
 
@@ -34,20 +34,11 @@ def history(
 ) -> None:
     """List import, sync and rollback runs, newest first (optionally only those that wrote
     TENANT): who, when, what they did, which were rolled back. Exit 0, 1 on errors."""
-    import json
-
-    from tenant_migrator import render, store
-    from tenant_migrator.report import plan as report
+    from tenant_migrator import store
+    from tenant_migrator.report import formats
 
     runs = _run(store.list_runs(_settings(ctx), tenant, limit))
-    if output_format is TextOrJson.json:
-        sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
-    elif runs is None:
-        render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
-    elif not runs:
-        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
-    else:
-        report.render_history(runs, render.stdout(), tenant)
+    formats.emit(formats.HISTORY, output_format, (runs, tenant), view_of(ctx))
 
 
 @runs_app.command("rollback")
@@ -73,7 +64,7 @@ def rollback(
     """
     from tenant_migrator import render, store
     from tenant_migrator.errors import UsageError
-    from tenant_migrator.report import plan as report
+    from tenant_migrator.report import runs as report
 
     if not run_id.isdigit():
         raise UsageError(
@@ -97,14 +88,10 @@ def audit(
     2 on usage errors.
     """
     from tenant_migrator import audit as auditing
-    from tenant_migrator import render
-    from tenant_migrator.report import audit as report
+    from tenant_migrator.report import formats
 
     result = _run(auditing.audit(_settings(ctx)))
-    if output_format is TextOrJson.json:
-        sys.stdout.write(report.render_json(result))
-    else:
-        report.render_text(result, render.stdout())
+    formats.emit(formats.AUDIT, output_format, result, view_of(ctx))
     if not result.ok:
         raise typer.Exit(1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import io
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -20,7 +22,38 @@ def stderr() -> Console:
 
 @cache
 def stdout() -> Console:
-    return Console(highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    # A pipe or a file: no table cell padded out with trailing spaces.
+    return Console(file=_TrimmedLines(sys.stdout), highlight=False)
+
+
+class _TrimmedLines(io.TextIOBase):
+    """Writes through to ``out`` with every line's trailing whitespace removed (an
+    unfinished line waits for its end, or for the end of the process)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.pending = ""
+        atexit.register(self.close_line)
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        if lines:
+            self.out.write("".join(line.rstrip() + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close_line(self) -> None:
+        if self.pending:
+            self.out.write(self.pending)
+            self.pending = ""
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def print_error(err: MigratorError) -> None:

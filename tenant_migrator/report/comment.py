@@ -8,8 +8,9 @@ false → true"). Whatever does not fit within ``budget`` is cut with "… N mor
 tenants — see the JSON plan". The first line is a hidden marker so a bot can find
 its own comment and update it in place rather than adding one per push.
 
-Values come through ``redaction.redact_change``/``short_value``, as in every
-other plan report: no secret can get in.
+Values come through ``redaction.redact_change`` and are shown whole (a reviewer
+must see the new ``logo_url``), as in every other plan report: no secret can get
+in. What does not fit is cut by whole lines, never inside a value.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tenant_migrator.planning import Action, Change, Op, Plan, TenantPlan
-from tenant_migrator.redaction import redact_change, short_value
-from tenant_migrator.report.plan import _code
+from tenant_migrator.redaction import redact_change
+from tenant_migrator.report.plan import _code, whole_value
 
 MARKER = "<!-- tenant-migrator:plan -->"
 GITHUB_COMMENT_LIMIT = 65_536
@@ -61,14 +62,14 @@ def _ids(ids: list[str]) -> str:
 def _change_text(change: Change) -> str:
     c = redact_change(change, new_from_record=True)
     if c.op is Op.ADD:
-        return f"{_code(c.path)} added {_code(short_value(c.new))}"
+        return f"{_code(c.path)} added {_code(whole_value(c.new))}"
     if c.op is Op.REMOVE:
-        return f"{_code(c.path)} removed (was {_code(short_value(c.old))})"
-    return f"{_code(c.path)} {_code(short_value(c.old))} → {_code(short_value(c.new))}"
+        return f"{_code(c.path)} removed (was {_code(whole_value(c.old))})"
+    return f"{_code(c.path)} {_code(whole_value(c.old))} → {_code(whole_value(c.new))}"
 
 
 def _groups(tenants: Iterable[TenantPlan]) -> list[tuple[str, list[str]]]:
-    """Identical changes (same text once redacted and shortened) → the tenants making
+    """Identical changes (same text once redacted) → the tenants making
     them, biggest group first. Changes made by one tenant each but to the same path
     (a colour set to a different value everywhere) are one line per path."""
     exact: dict[tuple[str, str], list[str]] = {}
