@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,10 @@ from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import TextOrJson, view_of
 from tenant_migrator.cli_context import settings_of as _settings
 from tenant_migrator.errors import MigratorError
+from tenant_migrator.settings import Settings
+
+if TYPE_CHECKING:
+    from tenant_migrator.store import RollbackOutcome
 
 runs_app = typer.Typer()
 
@@ -37,8 +41,20 @@ def history(
     from tenant_migrator import store
     from tenant_migrator.report import formats
 
-    runs = _run(store.list_runs(_settings(ctx), tenant, limit))
-    formats.emit(formats.HISTORY, output_format, (runs, tenant), view_of(ctx))
+    settings = _settings(ctx)
+    runs = _run(store.list_runs(settings, tenant, limit))
+    known = _known_tenants(settings) if tenant and not runs else ()
+    formats.emit(formats.HISTORY, output_format, (runs, tenant, known), view_of(ctx))
+
+
+def _known_tenants(settings: Settings) -> tuple[str, ...]:
+    """The client directories' names, for "did you mean" (a typo finds no runs)."""
+    from tenant_migrator import discovery
+
+    try:
+        return tuple(f.tenant_id for f in discovery.discover(settings.clients_dir).files)
+    except MigratorError:
+        return ()
 
 
 @runs_app.command("rollback")
@@ -62,7 +78,7 @@ def rollback(
     those rows changed since the run, unless --force. The rollback is a recorded run
     itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
     """
-    from tenant_migrator import render, store
+    from tenant_migrator import render
     from tenant_migrator.errors import UsageError
     from tenant_migrator.report import runs as report
 
@@ -70,8 +86,30 @@ def rollback(
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
+    outcome = _rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run)
     report.render_rollback(outcome, render.stdout())
+
+
+def _rollback(settings: Settings, run_id: int, *, force: bool, dry_run: bool) -> RollbackOutcome:
+    """``store.rollback``; a refusal of a run already rolled back says so (and which
+    run undid it) instead of suggesting --force."""
+    from tenant_migrator import store
+    from tenant_migrator.errors import DriftError
+
+    try:
+        return _run(store.rollback(settings, run_id, force=force, dry_run=dry_run))
+    except DriftError:
+        undone = next(
+            (r for r in _run(store.list_runs(settings, None, 10_000)) or () if r.id == run_id),
+            None,
+        )
+        if undone is None or not undone.rolled_back_by:
+            raise
+        by = ", ".join(map(str, undone.rolled_back_by))
+        raise DriftError(
+            f"run {run_id} was already rolled back by run {by}; nothing was written "
+            f"(to undo that rollback instead: tenant-migrator rollback {undone.rolled_back_by[-1]})"
+        ) from None
 
 
 @runs_app.command("audit")

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tenant_migrator.planning import Action, Change, Op, Plan, TenantPlan
 from tenant_migrator.redaction import redact_change
-from tenant_migrator.report.plan import _code, whole_value
+from tenant_migrator.report.plan import _code, relative_problem, whole_value
 
 MARKER = "<!-- tenant-migrator:plan -->"
 GITHUB_COMMENT_LIMIT = 65_536
@@ -101,19 +102,23 @@ def _count_table(plan: Plan) -> list[str]:
     ]
 
 
-def render_comment(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_comment(
+    plan: Plan, budget: int = GITHUB_COMMENT_LIMIT, project_dir: Path | None = None
+) -> str:
     """The comment, at most ``budget`` characters: the full per-tenant Markdown
     report when it fits (a small pull request shows every old and new value), else
     the grouped summary."""
     from tenant_migrator.report.plan import render_markdown
 
-    full = f"{MARKER}\n{render_markdown(plan)}"
+    full = f"{MARKER}\n{render_markdown(plan, project_dir)}"
     if len(full) <= budget:
         return full if full.endswith("\n") else full + "\n"
-    return render_grouped(plan, budget)
+    return render_grouped(plan, budget, project_dir)
 
 
-def render_grouped(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_grouped(
+    plan: Plan, budget: int = GITHUB_COMMENT_LIMIT, project_dir: Path | None = None
+) -> str:
     """Counts, problems, then identical changes grouped; cut to ``budget``."""
     w = _Writer(budget)
     w.add(MARKER, "### tenant-migrator plan", "", *_count_table(plan))
@@ -121,7 +126,8 @@ def render_grouped(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
         names = ", ".join(_code(m) for m in plan.pending_migrations)
         w.add(f"> **Pending migrations** (`import` applies them first): {names}", "")
     for problem in plan.problems:
-        w.add(f"- **error** {_code(problem.format())}")
+        shown = relative_problem(problem, project_dir).format()
+        w.add(f"- **{problem.severity.value}** {_code(shown)}")
     # Tenants that still need a line; each is dropped once all of its lines are in.
     unshown: dict[str, int] = {}
     for tenant in plan.tenants:

@@ -133,7 +133,9 @@ def _plan_json(plan: Any, view: View) -> None:
 def _plan_markdown(plan: Any, view: View) -> None:
     from tenant_migrator.report import comment
 
-    _plan_file(view, comment.render_comment(plan), "markdown")  # fits a pull-request comment
+    # Fits a pull-request comment.
+    text = comment.render_comment(plan, project_dir=view.project_dir)
+    _plan_file(view, text, "markdown")
 
 
 def _plan_github(plan: Any, view: View) -> None:
@@ -141,7 +143,7 @@ def _plan_github(plan: Any, view: View) -> None:
 
     lines = github.plan_commands(plan, view.project_dir)
     _plan_file(view, "".join(f"{line}\n" for line in lines), "github")
-    github.append_step_summary(comment.render_comment(plan))
+    github.append_step_summary(comment.render_comment(plan, project_dir=view.project_dir))
 
 
 def _plan_file(view: View, text: str, name: str) -> None:
@@ -162,23 +164,23 @@ PLAN: dict[str, Renderer] = {
 }
 
 
-# --- history (result: (runs, tenant)), audit, migrate status ------------------------------
+# --- history (result: (runs, tenant, known tenant ids)), audit, migrate status ------------
 
 
 def _history_text(result: Any, view: View) -> None:
     from tenant_migrator.report import runs as report
 
-    runs, tenant = result
+    runs, tenant, known = result
     if runs is None:
         render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
     elif not runs:
-        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
+        render.notice(report.no_runs(tenant, known))
     else:
         report.render_history(runs, render.stdout(), tenant)
 
 
 def _history_json(result: Any, view: View) -> None:
-    runs, _tenant = result
+    runs, _tenant, _known = result
     _write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
 
 

@@ -232,7 +232,7 @@ def _md_changes(changes: Iterable[Change], *, new_from_record: bool) -> list[str
     return lines
 
 
-def render_markdown(plan: Plan) -> str:
+def render_markdown(plan: Plan, project_dir: Path | None = None) -> str:
     summary = plan.summary()
     out = [
         "### tenant-migrator plan",
@@ -246,7 +246,8 @@ def render_markdown(plan: Plan) -> str:
         names = ", ".join(_code(m) for m in plan.pending_migrations)
         out += [f"> **Pending migrations** (`import` applies them first): {names}", ""]
     for problem in plan.problems:
-        out.append(f"- **error** {_code(problem.format())}")
+        shown = relative_problem(problem, project_dir).format()
+        out.append(f"- **{problem.severity.value}** {_code(shown)}")
     creates = plan.by_action(Action.CREATE)
     compact = len(creates) > CREATE_TREES_UP_TO
     for tenant in plan.tenants:
@@ -260,7 +261,8 @@ def render_markdown(plan: Plan) -> str:
         if note:
             out += [note, ""]
         if tenant.action is Action.INVALID:
-            out += [f"- {_code(p.format())}" for p in tenant.errors] + [""]
+            out += [f"- {_code(relative_problem(p, project_dir).format())}" for p in tenant.errors]
+            out.append("")
             continue
         if tenant.drift:
             out += [f"Drift since run {tenant.drift_run} (last import → database):", ""]

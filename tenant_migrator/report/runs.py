@@ -133,6 +133,23 @@ def render_history(runs: Sequence[RunInfo], console: Console, tenant: str | None
         console.print(line)
 
 
+def no_runs(tenant: str | None, known: Sequence[str]) -> str:
+    """Why ``history [TENANT]`` lists nothing; a tenant id that is no client
+    directory gets the close ones ("did you mean")."""
+    if tenant is None:
+        return "no runs yet"
+    if tenant in known:
+        return f"no runs wrote {tenant} yet"
+    import difflib
+
+    close = difflib.get_close_matches(tenant, known, n=3)
+    if close:
+        return (
+            f"no runs wrote {tenant} (no such client directory); did you mean {', '.join(close)}?"
+        )
+    return f"no runs wrote {tenant} (no such client directory under clients/)"
+
+
 def _history_row(run: RunInfo, tenant: str | None) -> tuple[str, ...]:
     took = (run.finished_at - run.started_at).total_seconds()
     who = run.db_user + (f" ({run.os_user}@{run.hostname})" if run.os_user else "")
