@@ -405,11 +405,13 @@ def _import(
     return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
 
 
-def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
+def _report_import(
+    outcome: ImportOutcome, secrets_out: Path | None, force: bool, project_dir: Path
+) -> None:
     from tenant_migrator import render
     from tenant_migrator.report import runs as report
 
-    report.render_import(outcome, render.stdout())
+    report.render_import(outcome, render.stdout(), project_dir)
     if secrets_out is not None:
         _write_secrets(secrets_out, outcome.extracted, force)
 
@@ -456,7 +458,7 @@ def import_(
         if dry_run:
             _dry_run(settings, stream, only, force, phase)
         outcome = _import(settings, stream, only, options, phase)
-    _report_import(outcome, secrets_out, force)
+    _report_import(outcome, secrets_out, force, settings.project_dir)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -495,7 +497,7 @@ def sync(
         if dry_run:
             _dry_run(settings, stream, [tenant], force, phase)
         outcome = _import(settings, stream, [tenant], options, phase)
-    _report_import(outcome, secrets_out, force)
+    _report_import(outcome, secrets_out, force, settings.project_dir)
 
 
 # history, rollback, audit, export: cli_runs.py

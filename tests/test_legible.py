@@ -31,7 +31,14 @@ def imported_25(tmp_path, run_cli, migrated_database_url):
             "--project-dir", project, "--database-url", migrated_database_url, *args, env=env
         )
 
-    assert tm("import").returncode == 0
+    # Progress without a terminal: with the interval at 0, a line at every update.
+    imported = tm("import", env={"TENANT_MIGRATOR_PROGRESS_INTERVAL": "0"})
+    assert imported.returncode == 0, imported.output
+    assert re.search(
+        r"^still loading client files, planning and writing: 25 of 25 \[\d+s elapsed\]$",
+        imported.stderr,
+        re.MULTILINE,
+    ), imported.stderr
     return project, tm
 
 

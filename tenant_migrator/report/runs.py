@@ -7,10 +7,11 @@ as its plan did.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tenant_migrator.planning import Action
-from tenant_migrator.report.plan import _changes_tree, _note, _tenant_tree
+from tenant_migrator.report.plan import _changes_tree, _note, _tenant_tree, relative_problem
 from tenant_migrator.streaming import WRITTEN_LINES_UP_TO
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from tenant_migrator.streaming import ImportOutcome
 
 
-def render_import(outcome: ImportOutcome, console: Console) -> None:
+def render_import(
+    outcome: ImportOutcome, console: Console, project_dir: Path | None = None
+) -> None:
     """What an import or sync did: the tenants written, skipped, orphaned, then a
     one-screen summary."""
     from rich.text import Text
@@ -34,12 +37,13 @@ def render_import(outcome: ImportOutcome, console: Console) -> None:
             if action == "create":
                 console.print(Text(f"+ {tenant_id}  created", style="green"))
             elif tenant is not None:
-                console.print(_tenant_tree(tenant))
+                console.print(_tenant_tree(tenant, project_dir))
     for tenant in plan.by_action(Action.INVALID):
         line = Text(f"✗ {tenant.id}  skipped (invalid)", style="bold red")
         console.print(line)
         for problem in tenant.errors:
-            console.print(Text(f"    {problem.format()}", style="red"))
+            shown = relative_problem(problem, project_dir).format()
+            console.print(Text(f"    {shown}", style="red"))
     for tenant in plan.by_action(Action.BLOCKED):
         if tenant.left_alone:
             console.print(Text(f"! {tenant.id}  left as it is: {_note(tenant)}", style="magenta"))

@@ -135,7 +135,8 @@ def render_text(
             _count(removed, "cyan"),
         )
     if hidden:
-        table.add_row(f"… {hidden:,} more", "[green]ok[/]", "0", "0", "…", "…")
+        label = f"… {hidden:,} more" if table.row_count else f"all {hidden:,}"
+        table.add_row(label, "[green]ok[/]", "0", "0", "…", "…")
     console.print(table)
 
     if load_result.excluded:
