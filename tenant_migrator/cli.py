@@ -33,6 +33,7 @@ from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
+    from tenant_migrator.report.formats import View
     from tenant_migrator.streaming import ImportOptions, ImportOutcome
 
 
@@ -382,13 +383,14 @@ def _dry_run(
     only: list[str] | None,
     force: bool,
     phase: Callable[[str], None],
+    view: View,
 ) -> NoReturn:
     """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
     from tenant_migrator import streaming
     from tenant_migrator.report import formats
 
     the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
-    formats.emit(formats.PLAN, "text", the_plan, formats.View(settings.project_dir))
+    formats.emit(formats.PLAN, "text", the_plan, view)
     raise typer.Exit(1 if the_plan.has_errors else 0)
 
 
@@ -456,7 +458,7 @@ def import_(
     with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         if dry_run:
-            _dry_run(settings, stream, only, force, phase)
+            _dry_run(settings, stream, only, force, phase, view_of(ctx))
         outcome = _import(settings, stream, only, options, phase)
     _report_import(outcome, secrets_out, force, settings.project_dir)
     raise typer.Exit(1 if outcome.skipped else 0)
@@ -495,7 +497,7 @@ def sync(
             pipeline.LoadResult((pipeline.load_one(settings, tenant),))
         )
         if dry_run:
-            _dry_run(settings, stream, [tenant], force, phase)
+            _dry_run(settings, stream, [tenant], force, phase, view_of(ctx))
         outcome = _import(settings, stream, [tenant], options, phase)
     _report_import(outcome, secrets_out, force, settings.project_dir)
 

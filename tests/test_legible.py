@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from clientdocs import make_project, valid_document, write_client
@@ -115,9 +118,11 @@ def test_quiet_silences_notices_not_errors(tmp_path, run_cli):
     assert failed.returncode == 2 and "nosuchtenant" in failed.stderr
 
 
-def test_quiet_silences_the_embedded_server_notice(tmp_path, run_cli):
-    project = tmp_path / "embedded"
-    (project / "clients").mkdir(parents=True)
+def test_quiet_silences_the_embedded_server_notice(run_cli):
+    # A short path: a word longer than the terminal (pytest's tmp paths are) can only
+    # be folded.
+    project = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
+    (project / "clients").mkdir()
     try:
         loud = run_cli("db-url", cwd=project)
         assert "local embedded PostgreSQL" in loud.stderr
@@ -126,8 +131,16 @@ def test_quiet_silences_the_embedded_server_notice(tmp_path, run_cli):
         quiet = run_cli("db-url", "-q", cwd=project)
         assert quiet.returncode == 0 and quiet.stderr == ""
         assert quiet.stdout == loud.stdout
+        # On an 80-column terminal the notice wraps between words, never inside one.
+        code, _, shown = _stderr_on_a_terminal(["db-url"], project, {"COLUMNS": "80"})
+        assert code == 0
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in shown.splitlines()]
+        lines = [line.rstrip() for line in lines if line.strip()]
+        assert len(lines) > 1 and all(len(line) <= 80 for line in lines), lines
+        assert " ".join(lines) == loud.stderr.strip()
     finally:
         run_cli("db-stop", cwd=project)
+        shutil.rmtree(project, ignore_errors=True)
 
 
 # --- output at scale --------------------------------------------------------------------
@@ -292,15 +305,16 @@ def test_progress_without_a_terminal_is_a_line_now_and_then(tmp_path, run_cli):
     assert run_cli("-q", "--project-dir", project, "validate", env=every_batch).stderr == ""
 
 
-def test_progress_on_a_terminal_shows_counts(tmp_path):
-    project = make_project(tmp_path / "p", _documents(150))
+def _stderr_on_a_terminal(args: list[str], cwd, extra_env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal: (exit code, stdout, what the
+    terminal received)."""
     master, slave = os.openpty()
-    env = cli_env({"TERM": "xterm", "TENANT_MIGRATOR_PROGRESS_INTERVAL": "0"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tenant_migrator", "--project-dir", str(project), "validate"],
+        [sys.executable, "-m", "tenant_migrator", *args],
         stdout=subprocess.PIPE,
         stderr=slave,
-        env=env,
+        env=cli_env({"TERM": "xterm", **extra_env}),
+        cwd=cwd,
     )
     os.close(slave)
     seen = b""
@@ -317,8 +331,17 @@ def test_progress_on_a_terminal_shows_counts(tmp_path):
         seen += chunk
     stdout, _ = proc.communicate(timeout=60)
     os.close(master)
-    assert proc.returncode == 0
-    shown = seen.decode("utf-8", "replace")
+    return proc.returncode, stdout.decode(), seen.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_shows_counts(tmp_path):
+    project = make_project(tmp_path / "p", _documents(150))
+    code, stdout, shown = _stderr_on_a_terminal(
+        ["--project-dir", str(project), "validate"],
+        tmp_path,
+        {"TENANT_MIGRATOR_PROGRESS_INTERVAL": "0"},
+    )
+    assert code == 0
     assert re.search(r"validating… \d+/150 files", shown), shown
     assert "still " not in shown  # the terminal gets the live line, not the log lines
-    assert b"150 of 150 tenants valid" in stdout
+    assert "150 of 150 tenants valid" in stdout
