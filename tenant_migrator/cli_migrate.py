@@ -108,6 +108,7 @@ def migrate(
 
     if dry_run and sql:
         raise UsageError("--dry-run and --sql do not go together (--sql writes nothing anyway)")
+    _settings(ctx)  # a wrong project is refused before any migration file is read
     files = _migration_files(ctx, migrations_dir)
     target = target_of(ctx)
     out = stdout()
