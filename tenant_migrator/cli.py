@@ -6,23 +6,34 @@ so that ``tenant-migrator --help`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tenant_migrator import cli_migrate, cli_runs
+from tenant_migrator import cli_conventions, cli_migrate, cli_runs
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import GlobalOptions, settings_of
+from tenant_migrator.cli_context import (
+    DATABASE_URL_HELP,
+    PROJECT_DIR_HELP,
+    QUIET_HELP,
+    VERBOSE_HELP,
+    CliState,
+    GlobalOptions,
+    settings_of,
+    target_of,
+    view_of,
+)
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
+    from tenant_migrator.report.formats import View
     from tenant_migrator.streaming import ImportOptions, ImportOutcome
 
 
@@ -34,7 +45,8 @@ app = typer.Typer(
         "written in one transaction, with a dry-run diff first."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    cls=cli_conventions.Group,
+    context_settings=cli_conventions.CONTEXT_SETTINGS,
     # Locals in a traceback could hold a literal secret read from a client file.
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -44,39 +56,37 @@ app = typer.Typer(
 _settings = settings_of
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tenant_migrator import __version__
+
+        typer.echo(f"tenant-migrator {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
     project_dir: Annotated[
         Path,
-        typer.Option(
-            "--project-dir",
-            help=(
-                "Directory holding clients/, config/ and database/, and the settings "
-                "(a \\[tool.tenant-migrator] table in pyproject.toml, or tenant-migrator.toml)."
-            ),
-            file_okay=False,
-            resolve_path=True,
-        ),
+        typer.Option("--project-dir", help=PROJECT_DIR_HELP, file_okay=False, resolve_path=True),
     ] = Path("."),
     database_url: Annotated[
         str | None,
         typer.Option(
-            "--database-url",
-            envvar="DATABASE_URL",
-            help=(
-                "PostgreSQL URL (Supabase direct or pooler). Without it, and without "
-                "PGHOST/PGDATABASE, a local embedded server is used. On the command line "
-                "it is visible to every local user in the process list (ps) until the "
-                "tool masks its password at start, and in your shell history: prefer "
-                "DATABASE_URL, or libpq's PGHOST/PGUSER/PGDATABASE with PGPASSWORD or a "
-                "PGPASSFILE. Percent-encode / ? # @ : [ ] in the password."
-            ),
-            show_envvar=True,
+            "--database-url", envvar="DATABASE_URL", help=DATABASE_URL_HELP, show_envvar=True
         ),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
-    ctx.obj = GlobalOptions(project_dir, database_url)
+    ctx.obj = CliState(GlobalOptions(project_dir, database_url, verbose, quiet))
 
 
 def main() -> None:
@@ -142,8 +152,7 @@ def db_url(ctx: typer.Context) -> None:
     """
     from tenant_migrator import database
 
-    target = database.resolve_target(_settings(ctx))
-    typer.echo(database.shell_url(target))
+    typer.echo(database.shell_url(target_of(ctx)))
 
 
 @app.command("db-stop")
@@ -198,28 +207,20 @@ def validate(
     some are named. Exit 0 when every named file is valid, 1 when any is invalid,
     2 on usage errors.
     """
-    from tenant_migrator import render
-    from tenant_migrator.report import validation as report
+    from tenant_migrator.report import formats, progress
     from tenant_migrator.targets import load_targets
 
     settings = _settings(ctx)
     _check_secrets_out(secrets_out, force)
-    result = load_targets(settings, tenants, max_file_bytes=max_file_bytes)
-    if output_format is ReportFormat.json:
-        sys.stdout.write(report.render_json(result))
-    elif output_format is ReportFormat.markdown:
-        sys.stdout.write(report.render_markdown(result))
-    elif output_format is ReportFormat.github:
-        from tenant_migrator.report import github
-
-        sys.stdout.write(
-            "".join(
-                f"{line}\n" for line in github.validation_commands(result, settings.project_dir)
-            )
+    counted = progress.files_done("validating")
+    with progress.phases("validating") as phase:
+        result = load_targets(
+            settings,
+            tenants,
+            max_file_bytes=max_file_bytes,
+            on_progress=lambda done, total: phase(counted(done, total)),
         )
-        github.append_step_summary(report.render_markdown(result))
-    else:
-        report.render_text(result, render.stdout())
+    formats.emit(formats.VALIDATE, output_format, result, view_of(ctx))
     if secrets_out is not None:
         _write_secrets(secrets_out, result.results, force)
     raise typer.Exit(0 if result.ok else 1)
@@ -238,7 +239,7 @@ def check_env(
     ctx: typer.Context,
     tenants: Tenants = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text or json.")
+        OutputFormat, typer.Option("--format", help="text, json or markdown.")
     ] = OutputFormat.text,
     env_file: Annotated[
         Path | None,
@@ -260,9 +261,9 @@ def check_env(
     Exit 0 when every referenced variable is set (or has a default), 1 otherwise
     or when a client file is invalid, 2 on usage errors.
     """
-    from tenant_migrator import render
     from tenant_migrator.errors import UsageError
     from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.report import formats
     from tenant_migrator.report import validation as report
     from tenant_migrator.secretrefs import check_environment
     from tenant_migrator.secretrefs.envcheck import environment
@@ -273,10 +274,7 @@ def check_env(
     env = environment(env_file, env_file_only=env_file_only)  # a bad file: before loading
     result = load_tenants(settings, tenants)
     variables = check_environment(result.results, env)
-    if output_format is OutputFormat.json:
-        sys.stdout.write(report.render_env_json(variables, result))
-    else:
-        report.render_env_text(variables, result, render.stdout())
+    formats.emit(formats.CHECK_ENV, output_format, (variables, result), view_of(ctx))
     raise typer.Exit(0 if report.env_ok(variables, result) else 1)
 
 
@@ -295,63 +293,6 @@ def _bulk_mode() -> None:
     import gc
 
     gc.disable()
-
-
-@contextmanager
-def _phases(label: str) -> Iterator[Callable[[str], None]]:
-    """A transient spinner with the current phase and elapsed time, on stderr, only
-    when stderr is a terminal (never in pipes, logs or CI output)."""
-    from tenant_migrator import render
-
-    console = render.stderr()
-    if not console.is_terminal:
-        yield lambda phase: None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda phase: progress.update(task, description=phase)
-
-
-def _emit_plan(
-    the_plan: object, output_format: ReportFormat, output: Path | None, project_dir: Path
-) -> None:
-    from tenant_migrator import render
-    from tenant_migrator.report import comment, github
-    from tenant_migrator.report import plan as report
-
-    if output_format is ReportFormat.text and output is None:
-        report.render_text(the_plan, render.stdout())
-        return
-    if output_format is ReportFormat.json:
-        # Written as it is built: a 10,000-tenant report is tens of MB.
-        render.write_report(output, lambda out: report.write_json(the_plan, out))
-    else:
-        if output_format is ReportFormat.markdown:
-            text = comment.render_comment(the_plan)  # fits a pull-request comment
-        elif output_format is ReportFormat.github:
-            lines = github.plan_commands(the_plan, project_dir)
-            text = "".join(f"{line}\n" for line in lines)
-            github.append_step_summary(comment.render_comment(the_plan))
-        else:
-            text = _plain_text(the_plan)
-        render.write_report(output, lambda out: out.write(text))
-    if output is not None:
-        render.notice(f"wrote the plan ({output_format.value}) to {output}")
-
-
-def _plain_text(the_plan: object) -> str:
-    import io
-
-    from rich.console import Console
-
-    from tenant_migrator.report import plan as report
-
-    buffer = io.StringIO()
-    report.render_text(the_plan, Console(file=buffer, width=120, color_system=None))
-    return buffer.getvalue()
 
 
 _DetailedExitcode = Annotated[
@@ -394,14 +335,16 @@ def plan(
     pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import formats, progress
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    with _phases("loading client files") as phase:
+    with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
-    _emit_plan(the_plan, output_format, output, settings.project_dir)
+    view = dataclasses.replace(view_of(ctx), output=output)
+    formats.emit(formats.PLAN, output_format, the_plan, view)
     if the_plan.has_errors:
         raise typer.Exit(1)
     raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)
@@ -463,13 +406,14 @@ def _dry_run(
     only: list[str] | None,
     force: bool,
     phase: Callable[[str], None],
+    view: View,
 ) -> NoReturn:
     """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
-    from tenant_migrator import render, streaming
-    from tenant_migrator.report import plan as report
+    from tenant_migrator import streaming
+    from tenant_migrator.report import formats
 
     the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
-    report.render_text(the_plan, render.stdout())
+    formats.emit(formats.PLAN, "text", the_plan, view)
     raise typer.Exit(1 if the_plan.has_errors else 0)
 
 
@@ -486,11 +430,13 @@ def _import(
     return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
 
 
-def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
+def _report_import(
+    outcome: ImportOutcome, secrets_out: Path | None, force: bool, project_dir: Path
+) -> None:
     from tenant_migrator import render
-    from tenant_migrator.report import plan as report
+    from tenant_migrator.report import runs as report
 
-    report.render_import(outcome, render.stdout())
+    report.render_import(outcome, render.stdout(), project_dir)
     if secrets_out is not None:
         _write_secrets(secrets_out, outcome.extracted, force)
 
@@ -522,6 +468,7 @@ def import_(
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import progress
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -531,12 +478,12 @@ def import_(
     options = streaming.ImportOptions(
         migrate=not no_migrate, skip_invalid=skip_invalid, force=force, lock_timeout=lock_timeout
     )
-    with _phases("loading client files") as phase:
+    with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         if dry_run:
-            _dry_run(settings, stream, only, force, phase)
+            _dry_run(settings, stream, only, force, phase, view_of(ctx))
         outcome = _import(settings, stream, only, options, phase)
-    _report_import(outcome, secrets_out, force)
+    _report_import(outcome, secrets_out, force, settings.project_dir)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -559,6 +506,7 @@ def sync(
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
     from tenant_migrator import pipeline, streaming
+    from tenant_migrator.report import progress
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -567,15 +515,17 @@ def sync(
     options = streaming.ImportOptions(
         migrate=not no_migrate, force=force, command="sync", lock_timeout=lock_timeout
     )
-    with _phases(f"loading {tenant}") as phase:
+    with progress.phases(f"loading {tenant}") as phase:
         stream = pipeline.TenantStream.of(
             pipeline.LoadResult((pipeline.load_one(settings, tenant),))
         )
         if dry_run:
-            _dry_run(settings, stream, [tenant], force, phase)
+            _dry_run(settings, stream, [tenant], force, phase, view_of(ctx))
         outcome = _import(settings, stream, [tenant], options, phase)
-    _report_import(outcome, secrets_out, force)
+    _report_import(outcome, secrets_out, force, settings.project_dir)
 
 
-# history, rollback, audit, export: cli_runs.py (mounted below, at the end of the list)
+# history, rollback, audit, export: cli_runs.py
 app.add_typer(cli_runs.runs_app)
+# Last, once every command is registered: the global options after any of them, -h.
+cli_conventions.mount(app)

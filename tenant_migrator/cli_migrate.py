@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import TextOrJson, settings_of
+from tenant_migrator.cli_context import TextOrJson, settings_of, target_of, view_of
 
 _settings = settings_of
 
@@ -101,16 +101,16 @@ def migrate(
     """Apply pending migrations. Subcommands: status, repair, baseline, emit."""
     if ctx.invoked_subcommand is not None:
         return
-    from tenant_migrator import database, migrations
+    from tenant_migrator import migrations
     from tenant_migrator.errors import UsageError
     from tenant_migrator.render import stdout
     from tenant_migrator.report import migrations as report
 
     if dry_run and sql:
         raise UsageError("--dry-run and --sql do not go together (--sql writes nothing anyway)")
-    settings = _settings(ctx)
+    _settings(ctx)  # a wrong project is refused before any migration file is read
     files = _migration_files(ctx, migrations_dir)
-    target = database.resolve_target(settings)
+    target = target_of(ctx)
     out = stdout()
     if sql:
         script = _run(migrations.sql_script(target, files))
@@ -149,19 +149,12 @@ def migrate_status(
 ) -> None:
     """Per migration: its state (applied/satisfied/pending/modified) and where that was
     learned (ledger, catalog, supabase-cli)."""
-    import json
-
-    from tenant_migrator import database, migrations
-    from tenant_migrator.render import stdout
-    from tenant_migrator.report import migrations as report
+    from tenant_migrator import migrations
+    from tenant_migrator.report import formats
 
     files = _migration_files(ctx, migrations_dir)
-    target = database.resolve_target(_settings(ctx))
-    rows = _run(migrations.status_target(target, files))
-    if output_format is TextOrJson.json:
-        typer.echo(json.dumps(report.status_json(rows), indent=2))
-    else:
-        report.print_status(stdout(), rows)
+    rows = _run(migrations.status_target(target_of(ctx), files))
+    formats.emit(formats.MIGRATE_STATUS, output_format, rows, view_of(ctx))
 
 
 class RepairStatus(StrEnum):
@@ -187,11 +180,11 @@ def migrate_repair(
     migrations_dir: _MigrationsDir = None,
 ) -> None:
     """Edit migration history only (like `supabase migration repair`); runs no SQL."""
-    from tenant_migrator import database, migrations
+    from tenant_migrator import migrations
     from tenant_migrator.render import stdout
 
     files = _migration_files(ctx, migrations_dir)
-    target = database.resolve_target(_settings(ctx))
+    target = target_of(ctx)
     applied = status is RepairStatus.applied
     keys = _run(migrations.repair_target(target, files, versions, applied=applied))
     for key in keys:
@@ -209,7 +202,7 @@ def migrate_baseline(
 ) -> None:
     """Mark every project file numbered VERSION or lower as applied, without running it
     (a database built by hand from those files)."""
-    from tenant_migrator import database, migrations
+    from tenant_migrator import migrations
     from tenant_migrator.errors import UsageError
     from tenant_migrator.render import stdout
 
@@ -219,7 +212,7 @@ def migrate_baseline(
             "tenant-migrator migrate --migrations-dir DIR baseline VERSION"
         )
     files = _migration_files(ctx, migrations_dir)
-    target = database.resolve_target(_settings(ctx))
+    target = target_of(ctx)
     keys = _run(migrations.baseline_target(target, files, version))
     for key in keys:
         stdout().print(f"baseline  {key}  (marked applied; not run)", markup=False)
@@ -244,10 +237,10 @@ def migrate_emit(
     ] = None,
 ) -> None:
     """Write the tool's pending migrations as Supabase CLI files, for `supabase db push`."""
-    from tenant_migrator import database, migrations
+    from tenant_migrator import migrations
     from tenant_migrator.render import stdout
 
-    target = database.resolve_target(_settings(ctx))
+    target = target_of(ctx)
     folder = directory or _supabase_dir(ctx)
     written = _run(migrations.emit_target(target, migrations.tool_migrations(), folder))
     for path, _migration in written:

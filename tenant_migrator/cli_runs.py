@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import TextOrJson
+from tenant_migrator.cli_context import TextOrJson, view_of
 from tenant_migrator.cli_context import settings_of as _settings
 from tenant_migrator.errors import MigratorError
+from tenant_migrator.settings import Settings
+
+if TYPE_CHECKING:
+    from tenant_migrator.store import RollbackOutcome
 
 runs_app = typer.Typer()
 
@@ -34,20 +38,23 @@ def history(
 ) -> None:
     """List import, sync and rollback runs, newest first (optionally only those that wrote
     TENANT): who, when, what they did, which were rolled back. Exit 0, 1 on errors."""
-    import json
+    from tenant_migrator import store
+    from tenant_migrator.report import formats
 
-    from tenant_migrator import render, store
-    from tenant_migrator.report import plan as report
+    settings = _settings(ctx)
+    runs = _run(store.list_runs(settings, tenant, limit))
+    known = _known_tenants(settings) if tenant and not runs else ()
+    formats.emit(formats.HISTORY, output_format, (runs, tenant, known), view_of(ctx))
 
-    runs = _run(store.list_runs(_settings(ctx), tenant, limit))
-    if output_format is TextOrJson.json:
-        sys.stdout.write(json.dumps([r.to_json() for r in runs or []], indent=2) + "\n")
-    elif runs is None:
-        render.notice("no run history yet (migration 013 is not applied; `import` applies it)")
-    elif not runs:
-        render.notice("no runs" + (f" wrote {tenant}" if tenant else " yet"))
-    else:
-        report.render_history(runs, render.stdout(), tenant)
+
+def _known_tenants(settings: Settings) -> tuple[str, ...]:
+    """The client directories' names, for "did you mean" (a typo finds no runs)."""
+    from tenant_migrator import discovery
+
+    try:
+        return tuple(f.tenant_id for f in discovery.discover(settings.clients_dir).files)
+    except MigratorError:
+        return ()
 
 
 @runs_app.command("rollback")
@@ -71,16 +78,38 @@ def rollback(
     those rows changed since the run, unless --force. The rollback is a recorded run
     itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
     """
-    from tenant_migrator import render, store
+    from tenant_migrator import render
     from tenant_migrator.errors import UsageError
-    from tenant_migrator.report import plan as report
+    from tenant_migrator.report import runs as report
 
     if not run_id.isdigit():
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
+    outcome = _rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run)
     report.render_rollback(outcome, render.stdout())
+
+
+def _rollback(settings: Settings, run_id: int, *, force: bool, dry_run: bool) -> RollbackOutcome:
+    """``store.rollback``; a refusal of a run already rolled back says so (and which
+    run undid it) instead of suggesting --force."""
+    from tenant_migrator import store
+    from tenant_migrator.errors import DriftError
+
+    try:
+        return _run(store.rollback(settings, run_id, force=force, dry_run=dry_run))
+    except DriftError:
+        undone = next(
+            (r for r in _run(store.list_runs(settings, None, 10_000)) or () if r.id == run_id),
+            None,
+        )
+        if undone is None or not undone.rolled_back_by:
+            raise
+        by = ", ".join(map(str, undone.rolled_back_by))
+        raise DriftError(
+            f"run {run_id} was already rolled back by run {by}; nothing was written "
+            f"(to undo that rollback instead: tenant-migrator rollback {undone.rolled_back_by[-1]})"
+        ) from None
 
 
 @runs_app.command("audit")
@@ -97,14 +126,10 @@ def audit(
     2 on usage errors.
     """
     from tenant_migrator import audit as auditing
-    from tenant_migrator import render
-    from tenant_migrator.report import audit as report
+    from tenant_migrator.report import formats
 
     result = _run(auditing.audit(_settings(ctx)))
-    if output_format is TextOrJson.json:
-        sys.stdout.write(report.render_json(result))
-    else:
-        report.render_text(result, render.stdout())
+    formats.emit(formats.AUDIT, output_format, result, view_of(ctx))
     if not result.ok:
         raise typer.Exit(1)
 

@@ -71,7 +71,8 @@ class Target:
 def resolve_target(settings: Settings, *, announce: bool = True) -> Target:
     """The database this invocation talks to. Starts the embedded server if needed.
 
-    With ``announce``, says once on stderr that the embedded server is used.
+    With ``announce``, says once (through ``settings.notify``) that the embedded
+    server is used.
     """
     if settings.database_url:
         return Target(url=settings.database_url)
@@ -88,12 +89,10 @@ def resolve_target(settings: Settings, *, announce: bool = True) -> Target:
 
 def _announce_embedded(settings: Settings) -> None:
     global _embedded_notice_shown
-    if _embedded_notice_shown:
+    if _embedded_notice_shown or settings.notify is None:
         return
     _embedded_notice_shown = True
-    from tenant_migrator.render import notice
-
-    notice(
+    settings.notify(
         f"Using a local embedded PostgreSQL in {settings.state_dir / 'pgdata'}, not Supabase "
         "(pass --database-url or set DATABASE_URL for a real database; "
         "`tenant-migrator db-stop` stops it)."

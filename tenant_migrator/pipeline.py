@@ -226,6 +226,7 @@ def load_files(
     *,
     workers: int | None = None,
     start_method: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[TenantResult]:
     """Process ``files``, in ``files`` order, and keep every result.
 
@@ -233,7 +234,7 @@ def load_files(
     ``POOL_MIN_FILES`` files, else this process); 1 forces this process; more
     forces a pool of that many. ``start_method``: multiprocessing's, default
     ``fork`` where the platform has it (workers inherit the compiled schema and
-    need no imports), else ``spawn``.
+    need no imports), else ``spawn``. ``on_progress(done, total)`` after each batch.
     """
     compress = len(files) > COMPRESS_RECORDS_ABOVE
     batches = iter_batches(
@@ -244,7 +245,12 @@ def load_files(
         start_method=start_method,
         compress=compress,
     )
-    return [result for batch in batches for result in batch]
+    results: list[TenantResult] = []
+    for batch in batches:
+        results += batch
+        if on_progress is not None:
+            on_progress(len(results), len(files))
+    return results
 
 
 def iter_batches(
@@ -350,17 +356,21 @@ def load_tenants(
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Every tenant under ``settings.clients_dir`` (or just ``only``), sorted by id.
 
-    ``workers``: see ``load_files`` (None: a process pool when there are many files).
+    ``workers``, ``on_progress``: see ``load_files`` (None: a process pool when
+    there are many files).
 
     Raises ``UsageError`` for an unknown tenant name (naming close matches) or a
     missing clients/ directory, ``SchemaError`` for a broken schema. Everything
     wrong with a client file is in its ``TenantResult``.
     """
     schema_path, found, problems = _select(settings, only)
-    loaded = load_files(found.files, schema_path, max_file_bytes, workers=workers)
+    loaded = load_files(
+        found.files, schema_path, max_file_bytes, workers=workers, on_progress=on_progress
+    )
     results = check_shared_secrets(loaded)
     results.sort(key=lambda r: r.tenant_id)
     return LoadResult(tuple(results), problems, found.excluded)

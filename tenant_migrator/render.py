@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import io
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -20,16 +22,64 @@ def stderr() -> Console:
 
 @cache
 def stdout() -> Console:
-    return Console(highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    # A pipe or a file: no table cell padded out with trailing spaces.
+    return Console(file=_TrimmedLines(sys.stdout), highlight=False)
+
+
+class _TrimmedLines(io.TextIOBase):
+    """Writes through to ``out`` with every line's trailing whitespace removed (an
+    unfinished line waits for its end, or for the end of the process)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.pending = ""
+        atexit.register(self.close_line)
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        if lines:
+            self.out.write("".join(line.rstrip() + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close_line(self) -> None:
+        if self.pending:
+            self.out.write(self.pending)
+            self.pending = ""
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def print_error(err: MigratorError) -> None:
     # markup=False: the message may quote user input with [brackets].
-    stderr().print(f"error: {err}", style="bold red", markup=False, soft_wrap=True)
+    console = stderr()
+    console.print(
+        f"error: {err}", style="bold red", markup=False, soft_wrap=not console.is_terminal
+    )
+
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``-q``: notices are dropped from here on; errors are not."""
+    global _quiet
+    _quiet = quiet
 
 
 def notice(message: str) -> None:
-    stderr().print(message, style="dim", markup=False, soft_wrap=True)
+    if _quiet:
+        return
+    console = stderr()
+    # On a terminal, wrapped between words to its width (a terminal would cut the
+    # line mid-word); in a pipe or a log, one line per notice.
+    console.print(message, style="dim", markup=False, soft_wrap=not console.is_terminal)
 
 
 def write_report(output: Path | None, write: Callable[[TextIO], object]) -> None:

@@ -7,6 +7,7 @@ is carried here, already checked, with every path resolved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -57,6 +58,9 @@ class Settings:
     # option); None: the tool's own migrations only.
     migrations_dir: Path | None = None
     project: ProjectSettings = field(default_factory=ProjectSettings)
+    # Where the library's notices go (the embedded server started …): the CLI
+    # renders them (and -q drops them); None: nowhere. Never a secret in one.
+    notify: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def clients_dir(self) -> Path:

@@ -14,7 +14,7 @@ excluded tenant by id stays a usage error (see ``discovery.refuse_excluded``).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,13 +88,15 @@ def load_targets(
     arguments: Sequence[str] | None,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Every file loaded (so shared-secret conflicts with unnamed tenants are found),
-    only the targets reported. Unknown tenant ids fail before anything is read."""
+    only the targets reported. Unknown tenant ids fail before anything is read.
+    ``on_progress(done, total)`` as the files are read."""
     targets = resolve_targets(settings, arguments)
     if targets.tenants is not None and targets.tenants:
         discovery.select(settings.clients_dir, targets.tenants, settings.exclude)
-    everything = load_tenants(settings, max_file_bytes=max_file_bytes)
+    everything = load_tenants(settings, max_file_bytes=max_file_bytes, on_progress=on_progress)
     if targets.tenants is None:
         return everything
     wanted = set(targets.tenants)

@@ -176,10 +176,13 @@ class CliResult:
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a CLI subprocess: ours minus anything that picks a database,
-    wide enough that Rich does not wrap lines, plus ``extra``."""
+    wide enough that Rich does not wrap lines, no progress lines, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in _DB_ENV_VARS}
     env["COLUMNS"] = "200"
     env["PYTHONIOENCODING"] = "utf-8"
+    # No "still …" progress lines on stderr because a loaded machine took over 10 s:
+    # the tests about them set the interval themselves (tests/test_legible.py).
+    env["TENANT_MIGRATOR_PROGRESS_INTERVAL"] = "3600"
     env.update(extra or {})
     return env
 

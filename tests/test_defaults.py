@@ -112,11 +112,17 @@ def test_a_file_without_currency_is_written_with_the_schema_default_not_null(
     assert "schema's default 'USD'" in note["message"] and note["line"] is not None
     assert tenant["warnings"] == []
     assert report["summary"]["defaults_filled"] == 1
-    text = tm("validate")
+    # Info-level lines only with --verbose; the count is in the summary either way.
+    text = tm("validate", "--verbose")
     assert "/client/currency  client.currency is not set" in text.stdout
     assert (
         "(info)" in text.stdout
         and "1 missing fields written as the schema's default" in text.stdout
+    )
+    terse = tm("validate")
+    assert "(info)" not in terse.stdout and "client.currency is not set" not in terse.stdout
+    assert "1 missing fields written as the schema's default (--verbose lists them)" in (
+        terse.stdout
     )
 
     imported = tm("import")

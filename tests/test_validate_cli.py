@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 
 from clientdocs import BAD_INPUTS, copy_samples, make_project, valid_document
@@ -158,6 +159,14 @@ def test_many_tenants_table_lists_only_those_with_something_to_say(tmp_path, run
     project = make_project(tmp_path, tenants)
     result = run_cli("--project-dir", project, "validate")
     assert result.returncode == 0
-    assert "t007" in result.stdout and "t008" not in result.stdout
-    assert "… 59 more" in result.stdout
-    assert "60 of 60 tenants valid" in result.stdout
+    # A secret turned into a reference is info-level: one grouped line names t007;
+    # its own table row and file line only with --verbose.
+    assert "1 tenant: /email/smtp/password  secret → ${T007_SMTP_PASSWORD}  (t007)" in (
+        result.stdout
+    )
+    assert "t008" not in result.stdout
+    assert re.search(r"^all 60\s+│ ok ", result.stdout, re.MULTILINE)
+    assert result.stdout.rstrip().splitlines()[-1].startswith("60 of 60 tenants valid")
+    verbose = run_cli("--project-dir", project, "validate", "--verbose")
+    assert "t008" in verbose.stdout and "client.yaml:" in verbose.stdout
+    assert verbose.stdout.rstrip().splitlines()[-1].startswith("60 of 60 tenants valid")

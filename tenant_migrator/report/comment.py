@@ -8,18 +8,20 @@ false → true"). Whatever does not fit within ``budget`` is cut with "… N mor
 tenants — see the JSON plan". The first line is a hidden marker so a bot can find
 its own comment and update it in place rather than adding one per push.
 
-Values come through ``redaction.redact_change``/``short_value``, as in every
-other plan report: no secret can get in.
+Values come through ``redaction.redact_change`` and are shown whole (a reviewer
+must see the new ``logo_url``), as in every other plan report: no secret can get
+in. What does not fit is cut by whole lines, never inside a value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tenant_migrator.planning import Action, Change, Op, Plan, TenantPlan
-from tenant_migrator.redaction import redact_change, short_value
-from tenant_migrator.report.plan import _code
+from tenant_migrator.redaction import redact_change
+from tenant_migrator.report.plan import _code, relative_problem, whole_value
 
 MARKER = "<!-- tenant-migrator:plan -->"
 GITHUB_COMMENT_LIMIT = 65_536
@@ -61,14 +63,14 @@ def _ids(ids: list[str]) -> str:
 def _change_text(change: Change) -> str:
     c = redact_change(change, new_from_record=True)
     if c.op is Op.ADD:
-        return f"{_code(c.path)} added {_code(short_value(c.new))}"
+        return f"{_code(c.path)} added {_code(whole_value(c.new))}"
     if c.op is Op.REMOVE:
-        return f"{_code(c.path)} removed (was {_code(short_value(c.old))})"
-    return f"{_code(c.path)} {_code(short_value(c.old))} → {_code(short_value(c.new))}"
+        return f"{_code(c.path)} removed (was {_code(whole_value(c.old))})"
+    return f"{_code(c.path)} {_code(whole_value(c.old))} → {_code(whole_value(c.new))}"
 
 
 def _groups(tenants: Iterable[TenantPlan]) -> list[tuple[str, list[str]]]:
-    """Identical changes (same text once redacted and shortened) → the tenants making
+    """Identical changes (same text once redacted) → the tenants making
     them, biggest group first. Changes made by one tenant each but to the same path
     (a colour set to a different value everywhere) are one line per path."""
     exact: dict[tuple[str, str], list[str]] = {}
@@ -100,19 +102,23 @@ def _count_table(plan: Plan) -> list[str]:
     ]
 
 
-def render_comment(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_comment(
+    plan: Plan, budget: int = GITHUB_COMMENT_LIMIT, project_dir: Path | None = None
+) -> str:
     """The comment, at most ``budget`` characters: the full per-tenant Markdown
     report when it fits (a small pull request shows every old and new value), else
     the grouped summary."""
     from tenant_migrator.report.plan import render_markdown
 
-    full = f"{MARKER}\n{render_markdown(plan)}"
+    full = f"{MARKER}\n{render_markdown(plan, project_dir)}"
     if len(full) <= budget:
         return full if full.endswith("\n") else full + "\n"
-    return render_grouped(plan, budget)
+    return render_grouped(plan, budget, project_dir)
 
 
-def render_grouped(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_grouped(
+    plan: Plan, budget: int = GITHUB_COMMENT_LIMIT, project_dir: Path | None = None
+) -> str:
     """Counts, problems, then identical changes grouped; cut to ``budget``."""
     w = _Writer(budget)
     w.add(MARKER, "### tenant-migrator plan", "", *_count_table(plan))
@@ -120,7 +126,8 @@ def render_grouped(plan: Plan, budget: int = GITHUB_COMMENT_LIMIT) -> str:
         names = ", ".join(_code(m) for m in plan.pending_migrations)
         w.add(f"> **Pending migrations** (`import` applies them first): {names}", "")
     for problem in plan.problems:
-        w.add(f"- **error** {_code(problem.format())}")
+        shown = relative_problem(problem, project_dir).format()
+        w.add(f"- **{problem.severity.value}** {_code(shown)}")
     # Tenants that still need a line; each is dropped once all of its lines are in.
     unshown: dict[str, int] = {}
     for tenant in plan.tenants:

@@ -22,8 +22,10 @@ JSON shape (``FORMAT_VERSION`` 1; keys are only ever added; indented up to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tenant_migrator.planning import (
@@ -37,17 +39,13 @@ from tenant_migrator.planning import (
     blocked_words,
     unescape,
 )
-from tenant_migrator.redaction import redact_change, short_value
-from tenant_migrator.streaming import WRITTEN_LINES_UP_TO
+from tenant_migrator.problems import Problem
+from tenant_migrator.redaction import redact_change
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
-
-    from tenant_migrator.store import RollbackOutcome, RunInfo
-    from tenant_migrator.streaming import ImportOutcome
 
 FORMAT_VERSION = 1
 
@@ -55,6 +53,13 @@ FORMAT_VERSION = 1
 # line instead of a tree each: 10,000 trees help nobody (JSON has everything).
 CREATE_TREES_UP_TO = 20
 JSON_INDENT_UP_TO = 200
+
+# More tenants to update than this, and (without --verbose) identical changes are one
+# line each ("1,503 tenants: /tenant_config/quotes/auto_send false → true"); a tenant
+# with a change of its own still gets its tree.
+GROUP_UPDATES_ABOVE = 20
+# Tenant ids named on a grouped line before "and N more".
+IDS_PER_GROUP = 3
 
 _OP_SIGN = {Op.ADD: "+", Op.REMOVE: "-", Op.REPLACE: "~"}
 _OP_STYLE = {Op.ADD: "green", Op.REMOVE: "red", Op.REPLACE: "yellow"}
@@ -161,6 +166,50 @@ def write_json(plan: Plan, out: TextIO) -> None:
     out.write("]}\n")
 
 
+# --- values ----------------------------------------------------------------------------
+
+
+class KeysOnly(tuple):
+    """A new tenant's document, shown by its top-level keys (the JSON has it all)."""
+
+
+def whole_value(value: Any) -> str:
+    """A value as one line of JSON, whole: a reviewer must see the new ``logo_url``.
+    Long ones wrap on a terminal and in a Markdown table; they are never cut."""
+    if isinstance(value, KeysOnly):
+        return f"{{{len(value)} keys: {', '.join(value)}}}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def change_words(change: Change) -> str:
+    """One change as words: ``PATH old → new``, ``PATH added new``, ``PATH removed``."""
+    if change.op is Op.ADD:
+        return f"{change.path} added {whole_value(change.new)}"
+    if change.op is Op.REMOVE:
+        return f"{change.path} removed (was {whole_value(change.old)})"
+    return f"{change.path} {whole_value(change.old)} → {whole_value(change.new)}"
+
+
+def named_ids(ids: Sequence[str], shown: int = IDS_PER_GROUP) -> str:
+    named = ", ".join(ids[:shown])
+    rest = len(ids) - shown
+    return f"{named} and {rest:,} more" if rest > 0 else named
+
+
+def group_changes(tenants: Iterable[TenantPlan]) -> tuple[list[tuple[str, list[str]]], set[str]]:
+    """Identical changes (same path, same old and new values) → the tenants making
+    them, biggest group first; and the tenants with a change no other tenant makes
+    (they are shown whole)."""
+    groups: dict[str, list[str]] = {}
+    for tenant in tenants:
+        for change in tenant.changes:
+            words = change_words(redact_change(change, new_from_record=True))
+            groups.setdefault(words, []).append(tenant.id)
+    alone = {ids[0] for ids in groups.values() if len(ids) == 1}
+    shared = [(words, ids) for words, ids in groups.items() if len(ids) > 1]
+    return sorted(shared, key=lambda item: (-len(item[1]), item[0])), alone
+
+
 # --- Markdown ---------------------------------------------------------------------------
 
 
@@ -177,13 +226,13 @@ def _code(text: str) -> str:
 def _md_changes(changes: Iterable[Change], *, new_from_record: bool) -> list[str]:
     lines = ["| op | path | old | new |", "| --- | --- | --- | --- |"]
     for c in (redact_change(c, new_from_record=new_from_record) for c in changes):
-        old = "" if c.op is Op.ADD else _code(short_value(c.old))
-        new = "" if c.op is Op.REMOVE else _code(short_value(c.new))
+        old = "" if c.op is Op.ADD else _code(whole_value(c.old))
+        new = "" if c.op is Op.REMOVE else _code(whole_value(c.new))
         lines.append(f"| {_OP_SIGN[c.op]} {c.op.value} | {_code(c.path)} | {old} | {new} |")
     return lines
 
 
-def render_markdown(plan: Plan) -> str:
+def render_markdown(plan: Plan, project_dir: Path | None = None) -> str:
     summary = plan.summary()
     out = [
         "### tenant-migrator plan",
@@ -197,7 +246,8 @@ def render_markdown(plan: Plan) -> str:
         names = ", ".join(_code(m) for m in plan.pending_migrations)
         out += [f"> **Pending migrations** (`import` applies them first): {names}", ""]
     for problem in plan.problems:
-        out.append(f"- **error** {_code(problem.format())}")
+        shown = relative_problem(problem, project_dir).format()
+        out.append(f"- **{problem.severity.value}** {_code(shown)}")
     creates = plan.by_action(Action.CREATE)
     compact = len(creates) > CREATE_TREES_UP_TO
     for tenant in plan.tenants:
@@ -211,7 +261,8 @@ def render_markdown(plan: Plan) -> str:
         if note:
             out += [note, ""]
         if tenant.action is Action.INVALID:
-            out += [f"- {_code(p.format())}" for p in tenant.errors] + [""]
+            out += [f"- {_code(relative_problem(p, project_dir).format())}" for p in tenant.errors]
+            out.append("")
             continue
         if tenant.drift:
             out += [f"Drift since run {tenant.drift_run} (last import → database):", ""]
@@ -219,7 +270,10 @@ def render_markdown(plan: Plan) -> str:
         if tenant.changes:
             if tenant.action is Action.BLOCKED:
                 out += ["What `--force` would write:", ""]
-            out += [*_md_changes(tenant.changes, new_from_record=True), ""]
+            changes = tenant.changes
+            if tenant.action is Action.CREATE or tenant.reason is BlockedReason.DELETED:
+                changes = tuple(_create_summary(changes))
+            out += [*_md_changes(changes, new_from_record=True), ""]
     if compact:
         out += [
             f"#### + {len(creates)} tenants to create",
@@ -280,11 +334,11 @@ def _change_label(change: Change, leaf: str, new_from_record: bool) -> Text:
     change = redact_change(change, new_from_record=new_from_record)
     label = Text(f"{_OP_SIGN[change.op]} {leaf}", style=_OP_STYLE[change.op])
     if change.op is Op.ADD:
-        label.append(f" = {short_value(change.new)}")
+        label.append(f" = {whole_value(change.new)}")
     elif change.op is Op.REMOVE:
-        label.append(f" (was {short_value(change.old)})")
+        label.append(f" (was {whole_value(change.old)})")
     else:
-        label.append(f": {short_value(change.old)} → {short_value(change.new)}")
+        label.append(f": {whole_value(change.old)} → {whole_value(change.new)}")
     return label
 
 
@@ -305,7 +359,7 @@ def _changes_tree(tree: Tree, changes: Iterable[Change], *, new_from_record: boo
         branches[parent].add(_change_label(change, leaf, new_from_record))
 
 
-def _tenant_tree(tenant: TenantPlan) -> Tree:
+def _tenant_tree(tenant: TenantPlan, project_dir: Path | None = None) -> Tree:
     from rich.text import Text
     from rich.tree import Tree
 
@@ -317,7 +371,7 @@ def _tenant_tree(tenant: TenantPlan) -> Tree:
     tree = Tree(head, guide_style="dim")
     if tenant.action is Action.INVALID:
         for problem in tenant.errors:
-            tree.add(Text(problem.format(), style="red"))
+            tree.add(Text(relative_problem(problem, project_dir).format(), style="red"))
         return tree
     if tenant.drift:
         drift = tree.add(Text("drift: last import → database", style="magenta"))
@@ -337,7 +391,7 @@ def _create_summary(changes: Iterable[Change]) -> Iterable[Change]:
     # A new tenant's whole document is long; its top-level keys say enough here.
     for change in changes:
         if change.path == "/tenant_config" and isinstance(change.new, dict):
-            yield Change(change.path, change.op, None, dict(sorted(change.new.items())))
+            yield Change(change.path, change.op, None, KeysOnly(sorted(change.new)))
         else:
             yield change
 
@@ -372,8 +426,11 @@ def _summary_line(plan: Plan) -> Text:
     return line
 
 
-def render_text(plan: Plan, console: Console) -> None:
-    """The terraform-plan-like view: summary, then a tree of changes per tenant."""
+def render_text(
+    plan: Plan, console: Console, *, verbose: bool = False, project_dir: Path | None = None
+) -> None:
+    """The terraform-plan-like view: counts, then a tree of changes per tenant (with
+    many updates, identical changes grouped unless ``verbose``), the summary last."""
     from rich.table import Table
     from rich.text import Text
 
@@ -396,14 +453,33 @@ def render_text(plan: Plan, console: Console) -> None:
         )
         console.print()
     for problem in plan.problems:
-        console.print(Text(f"error: {problem.format()}", style="bold red"))
+        # A directory without client.yaml is a warning here as in `validate`.
+        style = "bold red" if problem.is_error else "yellow"
+        shown = relative_problem(problem, project_dir).format()
+        console.print(Text(f"{problem.severity.value}: {shown}", style=style))
 
     creates = plan.by_action(Action.CREATE)
     compact = len(creates) > CREATE_TREES_UP_TO
+    updates = plan.by_action(Action.UPDATE)
+    groups: list[tuple[str, list[str]]] = []
+    alone: set[str] = set()
+    grouped = not verbose and len(updates) > GROUP_UPDATES_ABOVE
+    if grouped:
+        groups, alone = group_changes(updates)
     for tenant in plan.tenants:
         if tenant.action is Action.UNCHANGED or (compact and tenant.action is Action.CREATE):
             continue
-        console.print(_tenant_tree(tenant))
+        if grouped and tenant.action is Action.UPDATE and tenant.id not in alone:
+            continue
+        console.print(_tenant_tree(tenant, project_dir))
+    if groups:
+        console.print(Text("Changes made to more than one tenant:", style="bold yellow"))
+        for words, ids in groups:
+            line = Text(f"~ {len(ids):,} tenants: ", style="bold yellow")
+            line.append(words, style="yellow")
+            line.append(f"  ({named_ids(ids)})", style="dim")
+            console.print(line)
+        console.print(Text("(--verbose shows a tree per tenant)", style="dim"))
     if compact:
         # One Text for all of them: thousands of separate prints are slow.
         lines = Text()
@@ -423,167 +499,11 @@ def render_text(plan: Plan, console: Console) -> None:
     console.print(_summary_line(plan))
 
 
-# --- import / sync / history / rollback ----------------------------------------------------
-
-
-def render_import(outcome: ImportOutcome, console: Console) -> None:
-    """What an import or sync did: the tenants written, skipped, orphaned, then a
-    one-screen summary."""
-    from rich.text import Text
-
-    plan = outcome.plan
-    if len(outcome.written) <= WRITTEN_LINES_UP_TO:
-        by_id = {t.id: t for t in plan.tenants}
-        for tenant_id, action in sorted(outcome.written.items()):
-            tenant = by_id.get(tenant_id)
-            if action == "create":
-                console.print(Text(f"+ {tenant_id}  created", style="green"))
-            elif tenant is not None:
-                console.print(_tenant_tree(tenant))
-    for tenant in plan.by_action(Action.INVALID):
-        line = Text(f"✗ {tenant.id}  skipped (invalid)", style="bold red")
-        console.print(line)
-        for problem in tenant.errors:
-            console.print(Text(f"    {problem.format()}", style="red"))
-    for tenant in plan.by_action(Action.BLOCKED):
-        if tenant.left_alone:
-            console.print(Text(f"! {tenant.id}  left as it is: {_note(tenant)}", style="magenta"))
-    for tenant in plan.by_action(Action.ORPHANED):
-        console.print(_tenant_tree(tenant))
-    from tenant_migrator.report.audit import render_scrubbed
-
-    render_scrubbed(outcome.scrubbed, console, "history keeps")
-    console.print()
-    console.print(import_summary(outcome))
-
-
-def import_summary(outcome: ImportOutcome) -> Table:
-    from rich.table import Table
-    from rich.text import Text
-
-    plan = outcome.plan
-    counts = plan.summary()
-    if outcome.run_id is not None:
-        title = f"Run {outcome.run_id} committed in {outcome.duration_s:.2f} s"
-    else:
-        title = f"Nothing to write; no run recorded ({outcome.duration_s:.2f} s)"
-    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_column(style="dim")
-    forced = [t.id for t in plan.tenants if t.forced and t.id in outcome.written]
-    skipped = list(outcome.skipped)
-    orphans = plan.by_action(Action.ORPHANED)
-    table.add_row("created", str(outcome.count("create")), "")
-    table.add_row(
-        "updated",
-        str(outcome.count("update")),
-        f"overwrote database edits (--force): {', '.join(forced)}" if forced else "",
-    )
-    table.add_row("unchanged", str(counts["unchanged"]), "not written")
-    table.add_row(
-        Text("skipped", style="bold red" if skipped else "bold"),
-        str(len(skipped)),
-        f"invalid: {', '.join(skipped)}" if skipped else "",
-    )
-    if outcome.left_alone:
-        table.add_row(
-            Text("left alone", style="bold magenta"),
-            str(len(outcome.left_alone)),
-            "the database's rows (owned by it, or deleted there), --force overwrites: "
-            + ", ".join(outcome.left_alone),
-        )
-    if orphans:
-        loud = [t.id for t in orphans if t.missing_yaml]
-        table.add_row(
-            Text("orphaned", style="bold red" if loud else "bold"),
-            str(len(orphans)),
-            f"config_source 'yaml' without a file: {', '.join(loud)}" if loud else "never deleted",
-        )
-    table.add_row(
-        "secrets → ${ENV}", str(plan.secrets_referenced), "literals turned into references"
-    )
-    if outcome.migrations_applied:
-        table.add_row(
-            "migrations",
-            str(len(outcome.migrations_applied)),
-            ", ".join(outcome.migrations_applied),
-        )
-    return table
-
-
-def render_history(runs: Sequence[RunInfo], console: Console, tenant: str | None = None) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold", padding=(0, 2), pad_edge=False)
-    for column in ("run", "command", "started", "took", "by", "tenants", "what"):
-        table.add_column(column, justify="right" if column in ("run", "tenants") else "left")
-    for run in runs:
-        took = (run.finished_at - run.started_at).total_seconds()
-        who = run.db_user + (f" ({run.os_user}@{run.hostname})" if run.os_user else "")
-        what = _run_what(run, tenant)
-        table.add_row(
-            str(run.id),
-            run.command,
-            f"{run.started_at.astimezone():%Y-%m-%d %H:%M:%S}",
-            f"{took:.2f} s",
-            who,
-            str(run.tenants),
-            Text(what, style="yellow" if run.forced or run.rolled_back_by else ""),
-        )
-    console.print(table)
-
-
-def _run_what(run: RunInfo, tenant: str | None) -> str:
-    s = run.summary
-    parts = []
-    if tenant is not None and run.tenant_action:
-        parts.append(f"{tenant}: {run.tenant_action}")
-    if run.command == "rollback":
-        parts.append(
-            f"rolled back run {run.rollback_of}: {s.get('restored', 0)} restored, "
-            f"{s.get('deleted', 0)} deleted, {s.get('recreated', 0)} recreated"
-        )
-    else:
-        parts.append(f"{s.get('created', 0)} created, {s.get('updated', 0)} updated")
-        if s.get("skipped"):
-            parts.append(f"{len(s['skipped'])} skipped")
-    if run.forced:
-        parts.append("forced")
-    if run.rolled_back_by:
-        parts.append("rolled back by run " + ", ".join(map(str, run.rolled_back_by)))
-    return "; ".join(parts)
-
-
-def render_rollback(outcome: RollbackOutcome, console: Console) -> None:
-    from rich.text import Text
-    from rich.tree import Tree
-
-    signs = {"restore": ("~", "yellow"), "delete": ("-", "red"), "recreate": ("+", "green")}
-    for entry in outcome.entries:
-        sign, style = signs[entry.action]
-        head = Text(f"{sign} {entry.tenant_id}  {entry.action}", style=f"bold {style}")
-        if entry.changed_since:
-            head.append(f" — changed since: {entry.changed_since}", style="magenta")
-        tree = Tree(head, guide_style="dim")
-        if entry.action == "restore":
-            # Both sides come from the database here (current row, previous values).
-            _changes_tree(tree, entry.changes, new_from_record=False)
-        console.print(tree)
-    from tenant_migrator.report.audit import render_scrubbed
-
-    render_scrubbed(outcome.scrubbed, console, "the rollback restores (and records)")
-    console.print()
-    if outcome.dry_run:
-        console.print(
-            Text(f"Dry run: rolling back run {outcome.run_id} would do the above.", style="bold")
-        )
-    else:
-        console.print(
-            Text(
-                f"Rolled back run {outcome.run_id} as run {outcome.new_run_id} "
-                f"({len(outcome.entries)} tenant(s)).",
-                style="bold",
-            )
-        )
+def relative_problem(problem: Problem, project_dir: Path | None) -> Problem:
+    """``problem`` with its file shown relative to the project (as every report does)."""
+    if project_dir is None:
+        return problem
+    try:
+        return dataclasses.replace(problem, path=problem.path.relative_to(project_dir))
+    except ValueError:
+        return problem

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from tenant_migrator.problems import Problem, Severity
 from tenant_migrator.secretrefs import KEPT, REFERENCED, REMOVED, EnvVariable, SecretReference
 
@@ -97,9 +99,15 @@ def render_json(load_result: LoadResult) -> str:
 # --- text ------------------------------------------------------------------------------
 
 
-def render_text(load_result: LoadResult, console: Console) -> None:
-    """Summary table, then per tenant every problem and every secret turned into a
-    reference, then a one-line verdict."""
+def render_text(
+    load_result: LoadResult,
+    console: Console,
+    *,
+    verbose: bool = False,
+    project_dir: Path | None = None,
+) -> None:
+    """Summary table, then per tenant every error and warning, the secrets turned into
+    references (grouped; each one with ``verbose``), then a one-line verdict, last."""
     from rich.table import Table
 
     table = Table(title="Client files", title_justify="left", show_edge=False, pad_edge=False)
@@ -110,11 +118,11 @@ def render_text(load_result: LoadResult, console: Console) -> None:
     table.add_column("secrets → ${ENV}", justify="right")
     table.add_column("removed", justify="right")
     # With many tenants, a row per quiet tenant helps nobody (the JSON has them all).
-    quiet_rows = len(load_result.results) <= TABLE_ALL_ROWS_UP_TO
+    quiet_rows = verbose or len(load_result.results) <= TABLE_ALL_ROWS_UP_TO
     hidden = 0
-    tenant_lines = [_tenant_lines(r) for r in load_result.results]
-    for r, lines in zip(load_result.results, tenant_lines, strict=True):
-        if not quiet_rows and r.ok and not lines:
+    tenant_lines = [_tenant_lines(r, verbose) for r in load_result.results]
+    for r in load_result.results:
+        if not quiet_rows and r.ok and not r.warnings:
             hidden += 1
             continue
         referenced, removed = _secret_counts(r)
@@ -127,7 +135,8 @@ def render_text(load_result: LoadResult, console: Console) -> None:
             _count(removed, "cyan"),
         )
     if hidden:
-        table.add_row(f"… {hidden:,} more", "[green]ok[/]", "0", "0", "0", "0")
+        label = f"… {hidden:,} more" if table.row_count else f"all {hidden:,}"
+        table.add_row(label, "[green]ok[/]", "0", "0", "…", "…")
     console.print(table)
 
     if load_result.excluded:
@@ -137,21 +146,26 @@ def render_text(load_result: LoadResult, console: Console) -> None:
             style="dim",
             markup=False,
             highlight=False,
-            soft_wrap=True,
+            soft_wrap=_one_line(console),
         )
     for problem in load_result.problems:
-        _print_problem(console, problem)
+        _print_problem(console, problem, project_dir)
     for r, lines in zip(load_result.results, tenant_lines, strict=True):
         if not lines:
             continue
         console.print()
         head = "[green]ok[/]" if r.ok else "[bold red]invalid[/] — nothing will be imported for it"
-        console.print(f"[bold]{r.tenant_id}[/] ({_display_path(r.path)}): {head}", soft_wrap=True)
+        where = escape(_display_path(r.path, project_dir))
+        console.print(
+            f"[bold]{escape(r.tenant_id)}[/] ({where}): {head}", soft_wrap=_one_line(console)
+        )
         for kind, item in lines:
             if kind == "problem":
-                _print_problem(console, item)
+                _print_problem(console, item, project_dir)
             else:
-                _print_secret(console, r, item)
+                _print_secret(console, r, item, project_dir)
+    if not verbose:
+        _print_secret_groups(console, load_result.results)
 
     console.print()
     s = summary(load_result)
@@ -163,14 +177,57 @@ def render_text(load_result: LoadResult, console: Console) -> None:
     extra = ""
     if s["defaults_filled"]:
         extra += f"; {s['defaults_filled']} missing fields written as the schema's default"
+        extra += "" if verbose else " (--verbose lists them)"
     if s["excluded"]:
         extra += f"; {s['excluded']} excluded by the project's settings"
     console.print(
         f"{verdict}; {s['errors']} errors, {s['warnings']} warnings; "
         f"{s['secrets_referenced']} secrets turned into ${{ENV}} references, "
         f"{s['secrets_removed']} removed{extra}",
-        soft_wrap=True,
+        soft_wrap=_one_line(console),
     )
+
+
+def _print_secret_groups(console: Console, results: Sequence[TenantResult]) -> None:
+    """The secrets found, one line per JSON path and action however many tenants
+    share it (``--verbose`` lists each with its file and line)."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in results:
+        for secret in r.secrets:
+            if secret.action != KEPT:
+                groups.setdefault((secret.json_path, secret.action), []).append(
+                    (r.tenant_id, secret.env_var)
+                )
+    if not groups:
+        return
+    console.print()
+    console.print("[bold]Secrets[/] (never stored; --verbose lists each with its line):")
+    for (json_path, action), uses in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+        names = sorted({env_var for _, env_var in uses})
+        tenants = [tenant for tenant, _ in uses]
+        if action == REMOVED:
+            text = (
+                f"removed from tenant_config; the platform reads {', '.join(names)} "
+                "from its environment"
+            )
+        elif len(names) == 1:
+            text = f"secret → ${{{names[0]}}}"
+        else:
+            text = f"secret → one variable per tenant (${{{names[0]}}} …)"
+        noun = "tenant" if len(tenants) == 1 else "tenants"
+        console.print(
+            f"  {len(tenants):,} {noun}: {json_path}  {text}  ({_names(tenants, 3)})",
+            style="cyan",
+            markup=False,
+            highlight=False,
+            soft_wrap=_one_line(console),
+        )
+
+
+def _one_line(console: Console) -> bool:
+    """In a pipe or a log a line stays one line (grep finds it); on a terminal Rich
+    wraps it between words, where the terminal would cut it mid-word."""
+    return not console.is_terminal
 
 
 def _secret_counts(result: TenantResult) -> tuple[int, int]:
@@ -202,11 +259,16 @@ def _count(n: int, style: str) -> str:
     return f"[{style}]{n}[/]" if n else "[dim]0[/]"
 
 
-def _tenant_lines(r: TenantResult) -> list[tuple[str, Any]]:
+def _tenant_lines(r: TenantResult, verbose: bool = True) -> list[tuple[str, Any]]:
+    """A tenant's lines by position: its errors and warnings; with ``verbose`` its
+    info-level lines too (defaults filled in, every secret turned into a reference)."""
     items: list[tuple[int, int, str, Any]] = [
-        (p.line or 0, p.column or 0, "problem", p) for p in r.problems
+        (p.line or 0, p.column or 0, "problem", p)
+        for p in r.problems
+        if verbose or p.severity is not Severity.INFO
     ]
-    items += [(s.line or 0, s.column or 0, "secret", s) for s in r.secrets if s.action != KEPT]
+    if verbose:
+        items += [(s.line or 0, s.column or 0, "secret", s) for s in r.secrets if s.action != KEPT]
     items.sort(key=lambda i: (i[0], i[1], i[2]))
     return [(kind, item) for _, _, kind, item in items]
 
@@ -219,21 +281,19 @@ def _names(ids: Sequence[str], shown: int = 10) -> str:
 _PROBLEM_STYLES = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
 
-def _print_problem(console: Console, problem: Problem) -> None:
+def _print_problem(console: Console, problem: Problem, project_dir: Path | None = None) -> None:
+    from rich.text import Text
+
     style = _PROBLEM_STYLES[problem.severity]
-    label = problem.severity.value
-    console.print(
-        f"  {_display(problem).format()}",
-        style=style,
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-        end="",
-    )
-    console.print(f"  ({label})", style=f"dim {style}", markup=False, highlight=False)
+    # One Text, so that a narrow terminal wraps it between words, never inside one.
+    line = Text(f"  {_display(problem, project_dir).format()}", style=style)
+    line.append(f"  ({problem.severity.value})", style=f"dim {style}")
+    console.print(line, highlight=False, soft_wrap=_one_line(console))
 
 
-def _print_secret(console: Console, r: TenantResult, secret: SecretReference) -> None:
+def _print_secret(
+    console: Console, r: TenantResult, secret: SecretReference, project_dir: Path | None = None
+) -> None:
     where = Problem(r.path, "", secret.json_path, secret.line, secret.column)
     if secret.action == REMOVED:
         text = (
@@ -243,22 +303,23 @@ def _print_secret(console: Console, r: TenantResult, secret: SecretReference) ->
     else:
         text = f"secret → {secret.reference} (the literal is not stored)"
     console.print(
-        f"  {_display(where).location()}  {secret.json_path}  {text}",
+        f"  {_display(where, project_dir).location()}  {secret.json_path}  {text}",
         style="cyan",
         markup=False,
         highlight=False,
-        soft_wrap=True,
+        soft_wrap=_one_line(console),
     )
 
 
-def _display(problem: Problem) -> Problem:
-    return dataclasses.replace(problem, path=Path(_display_path(problem.path)))
+def _display(problem: Problem, project_dir: Path | None = None) -> Problem:
+    return dataclasses.replace(problem, path=Path(_display_path(problem.path, project_dir)))
 
 
-def _display_path(path: Path) -> str:
-    """Relative to the working directory when inside it (shorter, clickable)."""
+def _display_path(path: Path, project_dir: Path | None = None) -> str:
+    """Relative to the project (as every report shows paths), else to the working
+    directory when inside it (shorter, clickable)."""
     try:
-        relative = os.path.relpath(path)
+        relative = os.path.relpath(path, project_dir) if project_dir else os.path.relpath(path)
     except ValueError:
         return str(path)
     return str(path) if relative.startswith("..") else relative
@@ -311,8 +372,14 @@ _STATUS_TEXT = {
 
 
 def render_env_text(
-    variables: Sequence[EnvVariable], load_result: LoadResult, console: Console
+    variables: Sequence[EnvVariable],
+    load_result: LoadResult,
+    console: Console,
+    *,
+    verbose: bool = False,
 ) -> None:
+    """A row per variable; with many, the per-tenant ones grouped by status and JSON
+    path (``verbose``: every one), the verdict last."""
     from rich.table import Table
 
     table = Table(
@@ -328,25 +395,82 @@ def render_env_text(
     if sourced:
         table.add_column("from", no_wrap=True)
     table.add_column("tenants")
-    for v in variables:
-        tenants = ", ".join(v.tenants) if len(v.tenants) <= 4 else f"{len(v.tenants)} tenants"
-        where = [v.source or "—"] if sourced else []
-        table.add_row(v.name, _STATUS_TEXT[v.status], *where, tenants)
+    for name, status, source, tenants in _env_rows(variables, verbose):
+        where = [source or "—"] if sourced else []
+        table.add_row(name, _STATUS_TEXT[status], *where, tenants)
     console.print(table)
     invalid = load_result.invalid
     if invalid:
         names = ", ".join(r.tenant_id for r in invalid)
         console.print(
-            f"[red]not checked (invalid client file — run `tenant-migrator validate`):[/] {names}",
-            soft_wrap=True,
+            f"[red]not checked (invalid client file — run `tenant-migrator validate`):[/] "
+            f"{escape(names)}",
+            soft_wrap=_one_line(console),
         )
     bad = [v for v in variables if not v.ok]
     console.print()
+    console.print(_env_verdict(variables, bad, markup=True), soft_wrap=_one_line(console))
+
+
+ENV_ROWS_UP_TO = 50
+
+
+def _env_rows(
+    variables: Sequence[EnvVariable], verbose: bool
+) -> list[tuple[str, str, str | None, str]]:
+    """(variable, status, source, tenants) rows. Above ``ENV_ROWS_UP_TO`` variables, those of
+    one tenant each become one row per (status, JSON path): 3,000 tenants' missing
+    ``…_VAPI_API_KEY`` are one line, not 3,000."""
+    rows: list[tuple[str, str, str | None, str]] = []
+    grouped: dict[tuple[str, str, str | None], list[EnvVariable]] = {}
+    group = not verbose and len(variables) > ENV_ROWS_UP_TO
+    for v in variables:
+        if group and len(v.tenants) == 1 and v.uses:
+            grouped.setdefault((v.status, v.uses[0][1], v.source), []).append(v)
+            continue
+        tenants = ", ".join(v.tenants) if len(v.tenants) <= 4 else f"{len(v.tenants):,} tenants"
+        rows.append((v.name, v.status, v.source, tenants))
+    for (status, path, source), members in sorted(
+        grouped.items(), key=lambda g: (-len(g[1]), g[0][:2], g[0][2] or "")
+    ):
+        if len(members) == 1:
+            rows.append((members[0].name, status, source, members[0].tenants[0]))
+            continue
+        name = f"{members[0].name} … ({len(members):,}, one per tenant)"
+        rows.append((name, status, source, f"{len(members):,} tenants, at {path}"))
+    return rows
+
+
+def _env_verdict(variables: Sequence[EnvVariable], bad: Sequence[EnvVariable], markup: bool) -> str:
+    red, green, end = ("[bold red]", "[bold green]", "[/]") if markup else ("**", "**", "**")
     if bad:
-        console.print(
-            f"[bold red]{len(bad)} of {len(variables)} variables are not set[/]; set them "
-            "(the --secrets-out file of `validate`/`import` holds the extracted ones)",
-            soft_wrap=True,
+        return (
+            f"{red}{len(bad):,} of {len(variables):,} variables are not set{end}; set them "
+            "(the --secrets-out file of `validate`/`import` holds the extracted ones)"
         )
-    else:
-        console.print(f"[bold green]all {len(variables)} variables are set[/]")
+    return f"{green}all {len(variables):,} variables are set{end}"
+
+
+def render_env_markdown(variables: Sequence[EnvVariable], load_result: LoadResult) -> str:
+    """``check-env --format markdown``: the text report's rows as a table, for a
+    pull-request comment or a step summary (names only, never values)."""
+    words = {
+        "set": "set",
+        "default": "unset — default used",
+        "missing": "**missing**",
+        "empty": "**set but empty**",
+    }
+    sourced = any(v.source == "env-file" for v in variables)
+    head = (
+        "| variable | status | from | tenants |" if sourced else "| variable | status | tenants |"
+    )
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for name, status, source, tenants in _env_rows(variables, verbose=False):
+        where = f" {source or '—'} |" if sourced else ""
+        lines.append(f"| `{name}` | {words[status]} |{where} {tenants} |")
+    invalid = [r.tenant_id for r in load_result.invalid]
+    if invalid:
+        lines += ["", "Not checked (invalid client file): " + ", ".join(f"`{i}`" for i in invalid)]
+    bad = [v for v in variables if not v.ok]
+    lines += ["", _env_verdict(variables, bad, markup=False)]
+    return "\n".join(lines) + "\n"
