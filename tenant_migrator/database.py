@@ -25,13 +25,16 @@ or ``conn = await database.connect(target)`` and ``await conn.close()``.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from tenant_migrator.errors import DatabaseUnavailable, MigratorError
@@ -395,3 +398,57 @@ def shell_url(target: Target) -> str:
     dbname = quote(os.environ.get("PGDATABASE", ""), safe="")
     query = urlencode(params, safe="/")
     return f"postgresql:///{dbname}" + (f"?{query}" if query else "")
+
+
+# --- one round trip ---------------------------------------------------------------------
+
+
+async def fetch_json(conn: asyncpg.Connection, expression: str) -> Any:
+    """The JSON value of ``expression`` (json, jsonb, or text holding JSON; NULL
+    reads as None), in ONE round trip.
+
+    asyncpg prepares every statement that returns rows (a Parse/Describe round
+    trip, then Bind/Execute: two against a remote server on every new
+    connection, and always behind a transaction pooler). ``COPY (…) TO STDOUT``
+    goes as a simple query: one round trip, and it works through the pooler. So
+    ``expression`` takes no parameters: only constants of the code, or values
+    quoted by ``literal``.
+    """
+    return await fetch_json_statement(conn, f"SELECT coalesce(({expression})::text, 'null')")
+
+
+async def fetch_json_statement(conn: asyncpg.Connection, statement: str) -> Any:
+    """As ``fetch_json``, for a whole statement selecting one row of one JSON
+    column (a ``WITH`` that writes must be at the top: the writer's upsert)."""
+    chunks: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        chunks.append(bytes(data))
+
+    await conn.copy_from_query(statement, output=sink, format="csv")
+    # One CSV field: quoted when the JSON holds a comma or a quote; NULL is empty.
+    fields = next(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8"))), [""])
+    return json.loads(fields[0]) if fields[0] else None
+
+
+def literal(value: str | int | bool | None) -> str:
+    """``value`` as an SQL literal, for the statements of ``fetch_json``.
+
+    An escape string (``E'…'``): backslashes and quotes doubled, so the text
+    means exactly ``value`` whatever ``standard_conforming_strings`` says. NUL
+    cannot be sent at all (PostgreSQL text holds none): refused.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if "\0" in value:
+        raise ValueError("a NUL character cannot be sent to PostgreSQL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a ``text[]`` literal expression (``ARRAY[…]::text[]``)."""
+    return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"

@@ -80,6 +80,13 @@ class ImportOptions:
     lock_timeout: float = 5.0  # seconds, for the migrations applied first
 
 
+# Tenants compared with their rows in one read (one round trip): a plan or an
+# import of up to this many with rows in the table reads once. They wait in
+# memory until then (about 8 KB each, as loaded).
+READ_AT_ONCE = 5000
+# The last this many tenants (at most FLUSH_ROWS) are written batch by batch.
+WRITE_EACH_BATCH_LAST = 300
+
 # The report prints one line per written tenant up to this many, then only counts:
 # so the import's outcome keeps the changes of that many, no more.
 WRITTEN_LINES_UP_TO = 50
@@ -139,14 +146,15 @@ async def import_tenants(
     files = store.migration_files(settings)
     async with store.connected(settings) as (conn, _):
         applied = await _migrate(conn, files, stream, options, on_phase, settings)
-        async with conn.transaction():
-            await migrations.lock(conn)
+        # BEGIN, the lock and lz4 in one round trip; the run's summary goes with COMMIT.
+        async with migrations.LockedTransaction(conn, prelude=store.PREFER_LZ4_SQL) as tx:
             writer = store.PlanWriter(
                 conn,
-                lambda: store.start_run(conn, options.command, started_at),
+                store.RunStart(options.command, started_at),
                 rules=literal_scan.project_rules(settings),
             )
-            schema = await store.read_schema(conn)
+            # The tool's migrations are applied (_migrate refuses otherwise).
+            schema = await store.read_schema(conn, migrated=True)
             run = BatchedRun(conn, schema, only, options, writer, stream.count)
             run.exclude = settings.exclude
             await _feed(run, stream, on_phase, "loading client files, planning and writing")
@@ -157,11 +165,12 @@ async def import_tenants(
                 the_plan, run_id, written, applied, scrubbed=tuple(writer.scrubbed)
             )
             if run_id is not None:
-                await store.finish_run(
-                    conn,
-                    run_id,
-                    run_summary(outcome, only),
-                    forced=any(t.forced for t in the_plan.tenants),
+                tx.commit_with(
+                    store.finish_run_sql(
+                        run_id,
+                        run_summary(outcome, only),
+                        forced=any(t.forced for t in the_plan.tenants),
+                    )
                 )
     return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
@@ -186,7 +195,8 @@ async def plan_tenants(
     ):
         pending = [m.label for m in await migrations.pending(conn, files)]
         options = ImportOptions(force=force)
-        run = BatchedRun(conn, await store.read_schema(conn), only, options)
+        schema = await store.read_schema(conn, migrated=not pending)
+        run = BatchedRun(conn, schema, only, options)
         run.exclude = settings.exclude
         await _feed(run, stream, on_phase, "loading client files and reading the tenants table")
         return await run.finish(stream.problems, pending)
@@ -284,7 +294,7 @@ class BatchedRun:
         self.conn = conn
         # Near the end nothing is left to overlap a write with: each batch is then
         # written at once, so the last write (which everything waits for) is short.
-        self.write_at_once_from = total - store.FLUSH_ROWS
+        self.write_at_once_from = total - min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
         self.seen = 0
         self.schema = schema
         self.options = options
@@ -302,9 +312,26 @@ class BatchedRun:
         self._named = only is not None
         # Rows of excluded tenants are not the tool's business: never orphans.
         self.exclude: Exclusion = Exclusion()
+        # Batches waiting to be compared with their rows, READ_AT_ONCE at a time.
+        self._unread: list[TenantResult] = []
 
     async def add(self, batch: Sequence[TenantResult]) -> None:
-        """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
+        """Plan ``batch`` against its rows and, while nothing refused the run, write
+        it. With rows to compare, batches are gathered into one read per
+        ``READ_AT_ONCE`` tenants (a round trip each, not one per batch)."""
+        if not self.schema.worth_reading:
+            await self._add(batch)
+            return
+        self._unread.extend(batch)
+        if len(self._unread) >= READ_AT_ONCE:
+            await self._read_gathered()
+
+    async def _read_gathered(self) -> None:
+        gathered, self._unread = self._unread, []
+        if gathered:
+            await self._add(gathered)
+
+    async def _add(self, batch: Sequence[TenantResult]) -> None:
         writing = self.writer is not None
         self.seen += len(batch)
         may_conflict = set()
@@ -370,6 +397,7 @@ class BatchedRun:
     async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
         """The whole plan. An import refuses (raises) on invalid or blocked tenants,
         else writes what waited for the shared-secret verdict."""
+        await self._read_gathered()
         await self.settle()
         conflicts = self.shared.conflicts()
         if conflicts:
