@@ -84,7 +84,10 @@ class ImportOptions:
 # import of up to this many with rows in the table reads once. They wait in
 # memory until then (about 8 KB each, as loaded).
 READ_AT_ONCE = 5000
-# The last this many tenants (at most FLUSH_ROWS) are written batch by batch.
+# The last this many tenants (at most FLUSH_ROWS) are written in parts of at
+# least a third of it, the last one at once: the write everything waits for at
+# the end is short, and how many parts does not depend on the batches' size
+# (the pool's, from the number of cores).
 WRITE_EACH_BATCH_LAST = 300
 
 # The report prints one line per written tenant up to this many, then only counts:
@@ -295,6 +298,7 @@ class BatchedRun:
         # Near the end nothing is left to overlap a write with: each batch is then
         # written at once, so the last write (which everything waits for) is short.
         self.write_at_once_from = total - min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
+        self.total = total
         self.seen = 0
         self.schema = schema
         self.options = options
@@ -353,10 +357,15 @@ class BatchedRun:
         proposed = store.payloads(loaded)
         rows: Mapping[str, CurrentRow] = {}
         states: Mapping[str, Any] = {}
+        previous: Mapping[str, Any] = {}  # differing rows whole, for the writer's scan
         if self.schema.worth_reading:
             await self.settle()
-            rows, states = await store.read_rows(
-                self.conn, self.schema, [r.tenant_id for r in batch], proposed
+            rows, states, previous = await store.read_rows_whole(
+                self.conn,
+                self.schema,
+                [r.tenant_id for r in batch],
+                proposed,
+                whole=self.writer is not None,
             )
         planned = build_plan(
             loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
@@ -375,10 +384,15 @@ class BatchedRun:
             return
         await self.settle()
         if self.options.skip_invalid and may_conflict:
-            await self.writer.defer([t for t in todo if t.id in may_conflict], proposed)
+            await self.writer.defer([t for t in todo if t.id in may_conflict], proposed, previous)
             todo = tuple(t for t in todo if t.id not in may_conflict)
-        at_once = self.seen >= self.write_at_once_from
-        self._writing = asyncio.ensure_future(self.writer.add(todo, proposed, flush=at_once))
+        tail = min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
+        at_once = self.seen >= self.total or (
+            self.seen >= self.write_at_once_from and self.writer.staged + len(todo) >= tail // 3
+        )
+        self._writing = asyncio.ensure_future(
+            self.writer.add(todo, proposed, flush=at_once, previous=previous)
+        )
 
     async def settle(self, *, quietly: bool = False) -> None:
         """Wait for the write still running. ``quietly``: the run is failing

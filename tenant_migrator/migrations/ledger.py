@@ -140,8 +140,11 @@ def _timestamp(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
-async def create(conn: asyncpg.Connection) -> None:
-    if not await conn.fetchval(LEDGER_EXISTS_SQL, LEDGER_TABLE):
+async def create(conn: asyncpg.Connection, *, exists: bool | None = None) -> None:
+    """``exists``: whether the caller just found the ledger there (saves a query)."""
+    if exists is None:
+        exists = await conn.fetchval(LEDGER_EXISTS_SQL, LEDGER_TABLE)
+    if not exists:
         await conn.execute(CREATE_LEDGER_SQL)
 
 
@@ -171,11 +174,16 @@ async def forget(conn: asyncpg.Connection, scope: Kind, name: str) -> None:
     await conn.execute(DELETE_SQL, scope.value, name)
 
 
-async def upgrade(conn: asyncpg.Connection, entries: Iterable[Entry]) -> list[Entry]:
+async def upgrade(
+    conn: asyncpg.Connection, entries: Iterable[Entry], *, exists: bool | None = None
+) -> list[Entry]:
     """Copy the previous version's rows into our ledger and drop its table.
-    Call inside the migrate transaction, after ``create``. Returns the rows copied."""
+    Call inside the migrate transaction, after ``create``. Returns the rows copied.
+    ``exists``: whether the caller just found the previous version's table there."""
     old = [e for e in entries if e.old]
-    if not await conn.fetchval(LEDGER_EXISTS_SQL, OLD_LEDGER_TABLE):
+    if exists is None:
+        exists = await conn.fetchval(LEDGER_EXISTS_SQL, OLD_LEDGER_TABLE)
+    if not exists:
         return []
     for e in old:
         await conn.execute(

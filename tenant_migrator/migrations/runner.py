@@ -219,8 +219,8 @@ async def prepare(
     previous version's, removing from the CLI's table the rows that version wrote
     there without a file); tool migrations found satisfied in the catalog recorded as
     such. ``write=False`` (dry run): only find out what that would do."""
-    compat = await needs_compat(conn)
     observed = await observe(conn)
+    compat = observed.needs_compat
     found = statuses(migrations, observed)
     refuse_modified(found)
     old = [e for e in observed.ledger.values() if e.old]
@@ -231,8 +231,8 @@ async def prepare(
         return prepared
     if compat:
         await conn.execute(compat_sql())
-    await ledger.create(conn)
-    await ledger.upgrade(conn, old)
+    await ledger.create(conn, exists=observed.has_ledger)
+    await ledger.upgrade(conn, old, exists=observed.has_old_ledger)
     await supabase_cli.remove_rows(conn, stale)
     for migration in prepared.satisfied:
         await ledger.record(conn, migration, how="satisfied", os_user=os_user() or "unknown")
@@ -266,8 +266,7 @@ async def run(
     """Refuses (``MigrationError``, nothing run) when an applied project file was
     modified. A failing migration is rolled back and raises ``MigrationError``
     naming the file and the statement; the ones before it stay applied."""
-    async with conn.transaction():
-        await lock(conn)
+    async with LockedTransaction(conn):
         prepared = await prepare(conn, migrations, supabase_dir=supabase_dir)
 
     done: list[Applied] = []

@@ -51,6 +51,12 @@ class Observed:
     ledger: Mapping[tuple[Kind, str], ledger_.Entry]
     catalog: catalog_.Catalog
     cli_history: tuple[supabase_cli.CliRow, ...]
+    # Read in the same statement, for migrate's first step: whether our ledger and
+    # the previous version's exist, and whether plain PostgreSQL needs the compat
+    # shim (no auth schema).
+    has_ledger: bool = False
+    has_old_ledger: bool = False
+    needs_compat: bool = False
 
     @property
     def cli_applied(self) -> frozenset[str]:
@@ -63,6 +69,7 @@ jsonb_build_object(
     'ledger', to_regclass('{ledger_.LEDGER_TABLE}') IS NOT NULL,
     'old_ledger', to_regclass('{ledger_.OLD_LEDGER_TABLE}') IS NOT NULL,
     'cli', to_regclass('{supabase_cli.SUPABASE_TABLE}') IS NOT NULL,
+    'needs_compat', to_regnamespace('auth') IS NULL,
     'catalog', {catalog_.CATALOG_SQL})
 """
 
@@ -94,6 +101,9 @@ async def observe(conn: asyncpg.Connection) -> Observed:
         ledger_.entries(rows.get("ledger", ()), rows.get("old_ledger", ())),
         catalog_.Catalog.from_json(present["catalog"]),
         supabase_cli.history(rows.get("cli", ())),
+        has_ledger=present["ledger"],
+        has_old_ledger=present["old_ledger"],
+        needs_compat=present["needs_compat"],
     )
 
 

@@ -29,6 +29,7 @@ from tenant_migrator.store.rows import (
     plan,
     read_orphans,
     read_rows,
+    read_rows_whole,
 )
 from tenant_migrator.store.runs import RunStart, finish_run, finish_run_sql, start_run
 from tenant_migrator.store.schema import Schema, read_schema
@@ -74,6 +75,7 @@ __all__ = [
     "plan",
     "read_orphans",
     "read_rows",
+    "read_rows_whole",
     "read_schema",
     "read_snapshot",
     "rollback",

@@ -85,10 +85,16 @@ def configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
     return {tenant_id: p.config for tenant_id, p in proposed.items()}
 
 
-def _rows_sql(history: bool, filtered: bool) -> str:
+def _rows_sql(history: bool, filtered: bool, previous: bool = False) -> str:
     """The comparison read, with the markers ``/*proposed*/`` (the proposed ids,
     owned columns and tenant_configs: a relation ``r``) and ``/*only*/`` (the
-    selected ids, when filtered) for ``read_rows`` to fill in."""
+    selected ids, when filtered) for ``read_rows`` to fill in. ``previous``: also
+    each differing row whole (``to_jsonb``), for the writer's literal scan."""
+    whole = (
+        f"CASE WHEN NOT q.same THEN (SELECT to_jsonb(p) FROM {TENANTS} p WHERE p.id = q.id) END"
+        if previous
+        else "NULL"
+    )
     proposed = ", ".join(
         [f"r.{c}" for c in OWNED_COLUMNS] + ["r.tenant_config::jsonb", f"'{CONFIG_SOURCE}'"]
     )
@@ -118,7 +124,8 @@ def _rows_sql(history: bool, filtered: bool) -> str:
     return f"""
         WITH r AS MATERIALIZED (/*proposed*/)
         SELECT coalesce(jsonb_agg(jsonb_build_array(
-                   q.id, q.same, q.snap, q.hash, q.baseline_run, q.baseline_hash, q.baseline
+                   q.id, q.same, q.snap, q.hash, q.baseline_run, q.baseline_hash, q.baseline,
+                   {whole}
                )), '[]')
         FROM (
         SELECT c.id, c.same, c.snap, md5(c.snap) AS hash, b.baseline_run, b.baseline_hash,
@@ -141,11 +148,13 @@ def _rows_sql(history: bool, filtered: bool) -> str:
         """
 
 
-# The comparison read, by (history tables exist, filtered to selected ids).
-READ_ROWS_SQL: Mapping[tuple[bool, bool], str] = {
-    (history, filtered): _rows_sql(history, filtered)
+# The comparison read, by (history tables exist, filtered to selected ids,
+# differing rows also whole).
+READ_ROWS_SQL: Mapping[tuple[bool, bool, bool], str] = {
+    (history, filtered, previous): _rows_sql(history, filtered, previous)
     for history in (False, True)
     for filtered in (False, True)
+    for previous in (False, True)
 }
 
 _PROPOSED_COLUMNS = ("id", *OWNED_COLUMNS, "tenant_config")
@@ -168,20 +177,36 @@ async def read_rows(
     only: Sequence[str] | None = None,
     proposed: Mapping[str, Payload] | None = None,
 ) -> tuple[dict[str, CurrentRow], dict[str, ImportState]]:
+    """The selected rows and their import state: see ``read_rows_whole``."""
+    current, states, _ = await read_rows_whole(conn, schema, only, proposed, whole=False)
+    return current, states
+
+
+async def read_rows_whole(
+    conn: asyncpg.Connection,
+    schema: Schema,
+    only: Sequence[str] | None = None,
+    proposed: Mapping[str, Payload] | None = None,
+    *,
+    whole: bool = True,
+) -> tuple[dict[str, CurrentRow], dict[str, ImportState], dict[str, dict[str, Any]]]:
     """The selected rows (all when ``only`` is None) and their import state, in one
     query and one round trip (the records travel in its text, quoted by
     ``database.literal``: no prepare, the same behind a transaction pooler).
 
     Rows equal to their ``proposed`` payload come back as ``matches`` without
-    their values; the others with their values and drift hash.
+    their values; the others with their values and drift hash, and (``whole``)
+    each as ``to_jsonb`` of the row: what an import's history records as its
+    previous values, which the writer scans for literal secrets without a read
+    of its own.
     """
     if not schema.tenants:
-        return {}, {}
+        return {}, {}, {}
     if not schema.complete:
-        return await _read_partial_rows(conn, schema, only), {}
+        return await _read_partial_rows(conn, schema, only), {}, {}
 
     proposed = proposed or {}
-    sql = READ_ROWS_SQL[schema.history, only is not None].replace(
+    sql = READ_ROWS_SQL[schema.history, only is not None, whole].replace(
         "/*proposed*/", proposed_sql(proposed)
     )
     if only is not None:
@@ -190,11 +215,14 @@ async def read_rows(
 
     current: dict[str, CurrentRow] = {}
     states: dict[str, ImportState] = {}
-    for tenant_id, same, snap, hash_, baseline_run, baseline_hash, baseline in rows:
+    rows_whole: dict[str, dict[str, Any]] = {}
+    for tenant_id, same, snap, hash_, baseline_run, baseline_hash, baseline, row in rows:
         if same:
             current[tenant_id] = CurrentRow(tenant_id, None, None, matches=True)
             continue
         current[tenant_id] = CurrentRow(tenant_id, json.loads(snap), hash_)
+        if row is not None:
+            rows_whole[tenant_id] = row
         if baseline_hash is not None:
             document = json.loads(baseline) if baseline else None
             states[tenant_id] = ImportState(baseline_run, baseline_hash, document)
@@ -202,7 +230,7 @@ async def read_rows(
         wanted = only if only is not None else list(proposed)
         if missing := [tenant_id for tenant_id in wanted if tenant_id not in current]:
             states.update(await read_gone(conn, missing))
-    return current, states
+    return current, states, rows_whole
 
 
 # Ids with no row in tenants. Each one's latest history row, when that row

@@ -169,6 +169,12 @@ class PlanWriter:
         self._rules = rules  # the schema's x-secret rules (None: the baseline ones)
         self._staged: list[Staged] = []
         self._deferred: list[Staged] = []
+        self._previous: dict[str, Mapping[str, Any]] = {}  # staged updates' rows, as read
+
+    @property
+    def staged(self) -> int:
+        """How many tenants wait for the next write."""
+        return len(self._staged)
 
     async def add(
         self,
@@ -176,10 +182,14 @@ class PlanWriter:
         proposed: Mapping[str, Payload] | None = None,
         *,
         flush: bool = False,
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Stage ``todo`` (creates and updates) for writing; writes once
         ``FLUSH_ROWS`` are staged, or at once with ``flush``. ``proposed``: the
-        payloads the plan was made with (saves serializing again).
+        payloads the plan was made with (saves serializing again). ``previous``:
+        the updated rows whole as the plan read them (``read_rows_whole``), to scan
+        for literal secrets without reading them again; the write's hash check
+        holds them to what is replaced (tenant_config and the owned columns).
 
         Raises ``DriftError`` when a row changed since it was planned: the caller's
         transaction must then roll back (all or nothing).
@@ -187,6 +197,7 @@ class PlanWriter:
         if not todo:
             return
         self._staged.extend(_staged_rows(todo, proposed or {}))
+        self._keep_previous(todo, previous)
         if flush or len(self._staged) >= FLUSH_ROWS:
             await self.flush()
 
@@ -196,10 +207,21 @@ class PlanWriter:
             await self._write_incoming(len(self._staged))
 
     async def defer(
-        self, todo: Sequence[TenantPlan], proposed: Mapping[str, Payload] | None = None
+        self,
+        todo: Sequence[TenantPlan],
+        proposed: Mapping[str, Payload] | None = None,
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Keep ``todo`` aside (as the text to write, not documents) for ``write_deferred``."""
         self._deferred.extend(_staged_rows(todo, proposed or {}))
+        self._keep_previous(todo, previous)
+
+    def _keep_previous(
+        self, todo: Sequence[TenantPlan], previous: Mapping[str, Mapping[str, Any]] | None
+    ) -> None:
+        for tenant in todo:
+            if tenant.expected_hash is not None and previous and tenant.id in previous:
+                self._previous[tenant.id] = previous[tenant.id]
 
     async def write_deferred(self, leave_out: Iterable[str] = ()) -> None:
         """Write what ``defer`` kept, except the tenants in ``leave_out``, and
@@ -240,9 +262,12 @@ class PlanWriter:
 
     async def _scrub_previous(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Look for literal secrets in the rows about to be replaced: tenant → the
-        patch over its previous values (only rows holding one)."""
+        patch over its previous values (only rows holding one). Rows the plan read
+        whole are not read again."""
         patches: dict[str, dict[str, Any]] = {}
-        found = await fetch_json(self.conn, previous_rows_sql(ids)) or {}
+        found = {i: self._previous.pop(i) for i in ids if i in self._previous}
+        if unread := [i for i in ids if i not in found]:
+            found.update(await fetch_json(self.conn, previous_rows_sql(unread)) or {})
         for tenant_id, row in found.items():
             scrubbed = scrub_row(row, tenant_id, self._rules)
             if scrubbed.changed:
