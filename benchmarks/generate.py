@@ -12,7 +12,7 @@ about one tenant in ten carries obviously fake literal secrets (``SG.fake…``,
 
 Two shapes (``--shape``): ``standard`` (3–8 destinations, 2–6 consultants) and
 ``wide``, more consultants per tenant and longer destination lists (12–24
-destinations, 10–20 consultants; 5–8 KB), the shape on which import measured
+destinations, 10–20 consultants; 4.3–6.5 KB), the shape on which import measured
 further from the floor (issue 14). Each is deterministic on its own.
 
 Usage as a script (handy for profiling the tool by hand):
