@@ -3,18 +3,17 @@
 Every chunk is held ``delay_ms`` in each direction (so a round trip costs
 ``2 × delay_ms`` more than direct), in order. Independently of any delay, the
 proxy counts round trips by protocol: a round trip is the client sending
-something and then waiting for the server's answer, i.e. client→server data
-followed by server→client data. Counted where the proxy sees the bytes, the
-figure does not depend on timing: while the client waits, nothing new can come
-from it, so the next client chunk after server data always opens a new round
-trip. (Server-initiated messages outside any request, which the tool never
-asks for, would not count either: they follow no client data.)
+something and then waiting for the server's answer. The client's byte stream is
+parsed into protocol messages, and each message after which the client waits
+(``Q`` simple query, ``S`` sync, ``H`` flush, ``c`` copy done, the start-up
+packet) ends one; read from the stream alone, the count does not depend on
+timing (counting replies would: asyncpg sends a COPY's rows without waiting for
+the server's go-ahead, which may or may not arrive in between).
 
-For the trace, both streams are parsed into protocol messages: each round trip
-records the type letters of what the client sent (``Q`` simple query, ``P``
-parse, ``B`` bind, ``D`` describe, ``E`` execute, ``S`` sync, ``d`` copy
-data, ``c`` copy done; ``startup``, ``ssl``) and of what came back, plus the
-start of the SQL of the first ``Q``/``P`` (never a bound parameter).
+Each round trip records the type letters of what the client sent (``P`` parse,
+``B`` bind, ``D`` describe, ``E`` execute, ``d`` copy data; ``startup``,
+``ssl``) and the start of the SQL of the first ``Q``/``P`` (never a bound
+parameter): the trace.
 
 The upstream is a TCP ``(host, port)`` or a Unix socket path, so the embedded
 server (Unix socket only) can be reached over TCP too. Run alone::
@@ -44,10 +43,9 @@ SQL_SHOWN = 70  # characters of a statement kept in the trace
 
 @dataclass(frozen=True, slots=True)
 class RoundTrip:
-    """One wait for the server: what the client sent, what it got back."""
+    """One wait for the server: what the client sent before it."""
 
     sent: tuple[str, ...]
-    received: tuple[str, ...]
     sql: str = ""  # start of the first statement sent (Q or P), whitespace folded
 
     def describe(self) -> str:
@@ -70,31 +68,18 @@ def _short(types: tuple[str, ...]) -> list[str]:
 
 
 class _Parser:
-    """Splits one direction's bytes into protocol messages (type letters)."""
+    """Splits the client's bytes into protocol messages (type letters). TLS is
+    not readable: ``url`` turns it off (``sslmode=disable``)."""
 
-    def __init__(self, *, client: bool) -> None:
+    def __init__(self) -> None:
         self.buf = bytearray()
-        self.client = client
-        self.untyped = client  # a client starts with length-only startup messages
-        self.single_byte_reply = False  # the server answers SSLRequest with one byte
-        self.opaque = False  # TLS: nothing more can be read
+        self.untyped = True  # a client starts with length-only start-up packets
         self.sql: list[str] = []
 
     def feed(self, data: bytes) -> list[str]:
-        if self.opaque:
-            return ["tls"]
         self.buf += data
         types: list[str] = []
         while True:
-            if self.single_byte_reply and self.buf:
-                answer = chr(self.buf[0])
-                del self.buf[:1]
-                self.single_byte_reply = False
-                types.append(f"ssl:{answer}")
-                if answer == "S":
-                    self.opaque = True
-                    return types
-                continue
             if self.untyped:
                 if len(self.buf) < 8:
                     return types
@@ -119,7 +104,7 @@ class _Parser:
             body = bytes(self.buf[5 : 1 + length])
             del self.buf[: 1 + length]
             types.append(kind)
-            if self.client and kind in "QP":
+            if kind in "QP":
                 self.sql.append(_statement(kind, body))
 
 
@@ -144,17 +129,13 @@ class _Connection:
     followed by COPY data is not waited on (asyncpg streams the rows at once),
     its round trip ends with the ``c``."""
 
-    client: _Parser = field(default_factory=lambda: _Parser(client=True))
-    server: _Parser = field(default_factory=lambda: _Parser(client=False))
+    client: _Parser = field(default_factory=_Parser)
     sent: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
     trips: list[RoundTrip] = field(default_factory=list)
 
     def from_client(self, data: bytes) -> None:
-        types = self.client.feed(data)
-        if types[-1:] == ["ssl"]:
-            self.server.single_byte_reply = True
-        for kind in types:
+        for kind in self.client.feed(data):
             if (
                 kind in _COPY_DATA
                 and not self.sent
@@ -167,14 +148,11 @@ class _Connection:
             if kind in "QP" and self.client.sql:
                 self.sql.append(self.client.sql.pop(0))
             if kind in _WAITS_AFTER:
-                self.trips.append(RoundTrip(tuple(self.sent), (), next(iter(self.sql), "")))
+                self.trips.append(RoundTrip(tuple(self.sent), next(iter(self.sql), "")))
                 self.sent, self.sql = [], []
 
     def from_server(self, data: bytes) -> None:
-        self.server.feed(data)
-
-    def finish(self) -> None:
-        pass
+        """Replies are not counted (see the module docstring)."""
 
 
 class LatencyProxy:
@@ -196,8 +174,6 @@ class LatencyProxy:
     @property
     def trips(self) -> list[RoundTrip]:
         """Every finished round trip, connection by connection."""
-        for conn in self.connections:
-            conn.finish()
         return [t for conn in self.connections for t in conn.trips]
 
     @property
