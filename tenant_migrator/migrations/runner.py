@@ -153,7 +153,11 @@ class LockedTransaction:
         self._tail = sql
 
     async def __aenter__(self) -> LockedTransaction:
-        await self.conn.execute(f"BEGIN; {LOCK_SQL}; {self.prelude}")
+        try:
+            await self.conn.execute(f"BEGIN; {LOCK_SQL}; {self.prelude}")
+        except BaseException:
+            await self._rollback()  # the BEGIN went through: leave no failed block open
+            raise
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
