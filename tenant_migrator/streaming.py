@@ -145,8 +145,8 @@ async def import_tenants(
     files = store.migration_files(settings)
     async with store.connected(settings) as (conn, _):
         applied = await _migrate(conn, files, stream, options, on_phase, settings)
-        # BEGIN, the lock and lz4 in one round trip; the run's summary goes with COMMIT.
-        async with migrations.LockedTransaction(conn, prelude=store.PREFER_LZ4_SQL) as tx:
+        # BEGIN, the lock, lz4 and work_mem in one round trip; the run's summary goes with COMMIT.
+        async with migrations.LockedTransaction(conn, prelude=store.WRITER_PRELUDE_SQL) as tx:
             writer = store.PlanWriter(
                 conn,
                 store.RunStart(options.command, started_at),

@@ -44,14 +44,14 @@ from tenant_migrator.store.tables import (
     hash_sql,
     snapshot_sql,
 )
-from tenant_migrator.store.writer import FLUSH_ROWS, PREFER_LZ4_SQL, PlanWriter, write_plan
+from tenant_migrator.store.writer import FLUSH_ROWS, WRITER_PRELUDE_SQL, PlanWriter, write_plan
 
 __all__ = [
     "FLUSH_ROWS",
-    "PREFER_LZ4_SQL",
     "RUNS",
     "RUN_TENANTS",
     "TENANTS",
+    "WRITER_PRELUDE_SQL",
     "WRITTEN_COLUMNS",
     "Payload",
     "PlanWriter",
