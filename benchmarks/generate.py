@@ -10,9 +10,14 @@ email, banking, outbound, quotes, consultants, agents, knowledge_base; 2–4 KB 
 about one tenant in ten carries obviously fake literal secrets (``SG.fake…``,
 ``sk-fake…``) where the platform's engineers used to paste real ones.
 
+Two shapes (``--shape``): ``standard`` (3–8 destinations, 2–6 consultants) and
+``wide``, more consultants per tenant and longer destination lists (12–24
+destinations, 10–20 consultants; 4.3–6.5 KB), the shape on which import measured
+further from the floor (issue 14). Each is deterministic on its own.
+
 Usage as a script (handy for profiling the tool by hand):
 
-    python benchmarks/generate.py --count 1000 --out /tmp/bench-project
+    python benchmarks/generate.py --count 1000 --out /tmp/bench-project [--shape wide]
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 SECRET_RATE = 0.1
 MIN_BYTES = 2048
 MAX_BYTES = 4096
+# (destinations, consultants) per tenant, inclusive ranges, by shape.
+SHAPES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "standard": ((3, 8), (2, 6)),
+    "wide": ((12, 24), (10, 20)),
+}
 
 # (IANA zone, ISO 4217 code, phone prefix, banks with their SWIFT prefixes, domain suffix)
 _REGIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...] = (
@@ -197,8 +207,9 @@ def _env_prefix(tid: str) -> str:
     return tid.upper().replace("-", "_")
 
 
-def tenant_document(seed: int, index: int) -> dict[str, Any]:
+def tenant_document(seed: int, index: int, shape: str = "standard") -> dict[str, Any]:
     """The parsed content of tenant ``index``'s client.yaml, as ``yaml.safe_load`` sees it."""
+    (fewest, most), (fewest_people, most_people) = SHAPES[shape]
     rng = _rng(seed, index)
     first, second = _words(seed, index)
     tid = tenant_id(seed, index)
@@ -217,10 +228,10 @@ def tenant_document(seed: int, index: int) -> dict[str, Any]:
             "enabled": rng.random() < 0.85,
             **({"aliases": list(aliases)} if aliases else {}),
         }
-        for name, code, aliases in rng.sample(_DESTINATIONS, rng.randint(3, 8))
+        for name, code, aliases in rng.sample(_DESTINATIONS, rng.randint(fewest, most))
     ]
     consultants = []
-    for n in range(1, rng.randint(2, 6) + 1):
+    for n in range(1, rng.randint(fewest_people, most_people) + 1):
         given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
         local = f"{given}.{family}".lower().replace(" ", "")
         consultants.append(
@@ -353,8 +364,8 @@ def dump(document: dict[str, Any]) -> str:
     )
 
 
-def tenant_text(seed: int, index: int) -> str:
-    return dump(tenant_document(seed, index))
+def tenant_text(seed: int, index: int, shape: str = "standard") -> str:
+    return dump(tenant_document(seed, index, shape))
 
 
 def write_tenant(clients_dir: Path, tid: str, text: str) -> Path:
@@ -364,14 +375,14 @@ def write_tenant(clients_dir: Path, tid: str, text: str) -> Path:
     return path
 
 
-def generate(project_dir: Path, count: int, seed: int = 0) -> list[str]:
+def generate(project_dir: Path, count: int, seed: int = 0, shape: str = "standard") -> list[str]:
     """Write ``count`` tenants under ``project_dir/clients``; returns their ids in index order."""
     clients = project_dir / "clients"
     clients.mkdir(parents=True, exist_ok=True)
     ids = []
     for index in range(count):
         tid = tenant_id(seed, index)
-        write_tenant(clients, tid, tenant_text(seed, index))
+        write_tenant(clients, tid, tenant_text(seed, index, shape))
         ids.append(tid)
     return ids
 
@@ -429,9 +440,11 @@ _CHANGEABLE = (
 )
 
 
-def changed_document(seed: int, index: int, generation: int = 1) -> tuple[dict[str, Any], Change]:
+def changed_document(
+    seed: int, index: int, generation: int = 1, shape: str = "standard"
+) -> tuple[dict[str, Any], Change]:
     """Tenant ``index``'s document with exactly one value changed (which one: deterministic)."""
-    document = tenant_document(seed, index)
+    document = tenant_document(seed, index, shape)
     rng = _rng(seed, index, f"change:{generation}")
     pointer = rng.choice(_CHANGEABLE)
     old = dict(_leaves(document))[pointer]
@@ -448,12 +461,17 @@ def change_indices(count: int, fraction: float, seed: int) -> list[int]:
 
 
 def change_files(
-    project_dir: Path, count: int, fraction: float = 0.01, seed: int = 0, generation: int = 1
+    project_dir: Path,
+    count: int,
+    fraction: float = 0.01,
+    seed: int = 0,
+    generation: int = 1,
+    shape: str = "standard",
 ) -> list[Change]:
     """Rewrite ``fraction`` of the ``count`` generated files, one value each, deterministically."""
     changes = []
     for index in change_indices(count, fraction, seed):
-        document, change = changed_document(seed, index, generation)
+        document, change = changed_document(seed, index, generation, shape)
         write_tenant(project_dir / "clients", change.tenant_id, dump(document))
         changes.append(change)
     return changes
@@ -463,10 +481,11 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="standard")
     parser.add_argument("--out", type=Path, required=True, help="project directory to write")
     parser.add_argument("--schema", type=Path, help="also copy this schema to config/schema.json")
     args = parser.parse_args(argv)
-    generate(args.out, args.count, args.seed)
+    generate(args.out, args.count, args.seed, args.shape)
     if args.schema:
         (args.out / "config").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.schema, args.out / "config" / "schema.json")

@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import generate
+import latency
 import measure
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -256,6 +257,7 @@ class SizeRun:
     timeout: float
     redact: tuple[str, ...]
     naive_limit: int | None
+    shape: str = "standard"
 
     def tool(self, name: str, *args: str, stdout: Path | None = None) -> dict[str, Any]:
         log(f"  [n={self.n}] {name} ...")
@@ -293,7 +295,9 @@ class SizeRun:
             lambda: (lambda c: {"rows": c, "ok": c == n})(tenant_count(self.tool_url)),
         )
 
-        changes = generate.change_files(self.project, n, CHANGE_FRACTION, self.seed)
+        changes = generate.change_files(
+            self.project, n, CHANGE_FRACTION, self.seed, shape=self.shape
+        )
         changed_ids = sorted(c.tenant_id for c in changes)
         before: dict[str, Any] = {}
         _checked(before, lambda: {"fingerprint": write_fingerprint(self.tool_url)})
@@ -344,7 +348,9 @@ class SizeRun:
         candidates = (i for i in range(n) if i not in untouched)
         syncs = []
         for index in itertools.islice(candidates, SYNC_RUNS):
-            document, change = generate.changed_document(self.seed, index, generation=2)
+            document, change = generate.changed_document(
+                self.seed, index, generation=2, shape=self.shape
+            )
             generate.write_tenant(
                 self.project / "clients", change.tenant_id, generate.dump(document)
             )
@@ -498,9 +504,9 @@ def evaluate(n: int, steps: dict[str, Any], refs: dict[str, Any]) -> list[dict[s
 # --- one size ---------------------------------------------------------------------------
 
 
-def prepare_project(project: Path, n: int, seed: int) -> dict[str, Any]:
+def prepare_project(project: Path, n: int, seed: int, shape: str = "standard") -> dict[str, Any]:
     started = time.perf_counter()
-    ids = generate.generate(project, n, seed)
+    ids = generate.generate(project, n, seed, shape)
     generate_s = time.perf_counter() - started
     for folder in ("config", "database"):
         if (REPO / folder).is_dir():
@@ -516,6 +522,7 @@ def prepare_project(project: Path, n: int, seed: int) -> dict[str, Any]:
     sizes = [(project / "clients" / i / "client.yaml").stat().st_size for i in ids]
     return {
         "files": n,
+        "shape": shape,
         "generate_s": round(generate_s, 2),
         "bytes_total": sum(sizes),
         "bytes_min": min(sizes),
@@ -529,7 +536,7 @@ def prepare_project(project: Path, n: int, seed: int) -> dict[str, Any]:
 def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
     project = workdir / f"project-{n}"
     log(f"[n={n}] generating {n} tenants in {project} ...")
-    dataset = prepare_project(project, n, args.seed)
+    dataset = prepare_project(project, n, args.seed, shape=args.shape)
     tag = f"tm_bench_{n}_{os.getpid()}"
     tool_db, ref_db = tag, tag + "_ref"
     size_run = SizeRun(
@@ -541,6 +548,7 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         timeout=args.step_timeout,
         redact=(server.password,),
         naive_limit=args.naive_limit or (NAIVE_DEFAULT_LIMIT if n > NAIVE_DEFAULT_LIMIT else None),
+        shape=args.shape,
     )
     try:
         # The floor is the denominator of most targets: measure it before and after
@@ -565,6 +573,35 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         "targets": evaluate(n, steps, refs),
         "profile": profile,
     }
+
+
+def run_latency(server: Server, workdir: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``--rtt-ms``: the steps of ``latency.py``, direct and through the proxy."""
+    project = workdir / f"latency-{n}"
+    log(f"[n={n}] generating {n} tenants in {project} ...")
+    dataset = prepare_project(project, n, args.seed, shape=args.shape)
+    tag = f"tm_rtt_{n}_{os.getpid()}"
+    names = (tag + "_direct", tag + "_remote")
+    try:
+        steps = latency.LatencyRun(
+            n=n,
+            seed=args.seed,
+            project=project,
+            direct_url=server.create(names[0]),
+            remote_url=server.create(names[1]),
+            rtt_ms=args.rtt_ms,
+            timeout=args.step_timeout,
+            tool_argv=tool_argv,
+            env=child_env(),
+            log=log,
+            shape=args.shape,
+        ).run()
+    finally:
+        if not args.keep:
+            for name in names:
+                server.drop(name)
+            shutil.rmtree(project, ignore_errors=True)
+    return {"n": n, "dataset": dataset, "steps": steps}
 
 
 # --- report ------------------------------------------------------------------------------
@@ -720,6 +757,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="create fresh databases on this server instead of an embedded one",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shape",
+        choices=sorted(generate.SHAPES),
+        default="standard",
+        help="the generated tenants' shape (generate.py): standard, or wide (more "
+        "consultants, longer destination lists)",
+    )
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument(
         "--naive-limit",
@@ -735,6 +779,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run `plan` under cProfile per size; .prof and top-30 .txt go to --output-dir",
     )
     parser.add_argument("--workdir", type=Path, help="where to generate (default: a temp dir)")
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        help="instead: time every step direct and through a proxy adding this round trip "
+        "(benchmarks/latency.py); prints the round trips added and counted",
+    )
     args = parser.parse_args(argv)
     if args.large and 100_000 not in args.sizes:
         args.sizes.append(100_000)
@@ -757,7 +807,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Server.open(args.database_url, workdir) as server:
             result["machine"] = machine(server)
-            result["sizes"] = [run_size(server, workdir, n, args) for n in args.sizes]
+            if args.rtt_ms:
+                result["rtt_ms"] = args.rtt_ms
+                result["latency"] = [run_latency(server, workdir, n, args) for n in args.sizes]
+            else:
+                result["sizes"] = [run_size(server, workdir, n, args) for n in args.sizes]
     finally:
         if not args.workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -765,7 +819,11 @@ def main(argv: list[str] | None = None) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     out = args.output_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    print_tables(result)
+    if args.rtt_ms:
+        for size in result["latency"]:
+            latency.print_table(size["n"], size["steps"], args.rtt_ms)
+    else:
+        print_tables(result)
     print(f"results: {out}")
     return 0
 

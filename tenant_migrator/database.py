@@ -25,13 +25,14 @@ or ``conn = await database.connect(target)`` and ``await conn.close()``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from tenant_migrator.errors import DatabaseUnavailable, MigratorError
@@ -394,3 +395,65 @@ def shell_url(target: Target) -> str:
     dbname = quote(os.environ.get("PGDATABASE", ""), safe="")
     query = urlencode(params, safe="/")
     return f"postgresql:///{dbname}" + (f"?{query}" if query else "")
+
+
+# --- one round trip ---------------------------------------------------------------------
+
+
+async def fetch_json(conn: asyncpg.Connection, expression: str) -> Any:
+    """The JSON value of ``expression`` (json, jsonb, or text holding JSON; NULL
+    reads as None), in ONE round trip.
+
+    asyncpg prepares every statement that returns rows (a Parse/Describe round
+    trip, then Bind/Execute: two against a remote server on every new
+    connection, and always behind a transaction pooler). ``COPY (…) TO STDOUT``
+    goes as a simple query: one round trip, and it works through the pooler. So
+    ``expression`` takes no parameters: only constants of the code, or values
+    quoted by ``literal``.
+    """
+    return await fetch_json_statement(conn, f"SELECT coalesce(({expression})::text, 'null')")
+
+
+async def fetch_json_statement(conn: asyncpg.Connection, statement: str) -> Any:
+    """As ``fetch_json``, for a whole statement selecting one row of one JSON
+    column (a ``WITH`` that writes must be at the top: the writer's upsert)."""
+    chunks: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        chunks.append(bytes(data))
+
+    await conn.copy_from_query(statement, output=sink, format="csv")
+    return json.loads(field) if (field := csv_field(b"".join(chunks).decode("utf-8"))) else None
+
+
+def csv_field(line: str) -> str:
+    """The one field of a one-column CSV row as COPY writes it: quoted (inner
+    quotes doubled) when it holds a comma, a quote or a line break; NULL empty.
+    (The csv module refuses fields over 128 KB: a read of thousands of rows is one.)"""
+    line = line.removesuffix("\n")
+    if line.startswith('"'):
+        return line[1:-1].replace('""', '"')
+    return line
+
+
+def literal(value: str | int | bool | None) -> str:
+    """``value`` as an SQL literal, for the statements of ``fetch_json``.
+
+    An escape string (``E'…'``): backslashes and quotes doubled, so the text
+    means exactly ``value`` whatever ``standard_conforming_strings`` says. NUL
+    cannot be sent at all (PostgreSQL text holds none): refused.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if "\0" in value:
+        raise ValueError("a NUL character cannot be sent to PostgreSQL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a ``text[]`` literal expression (``ARRAY[…]::text[]``)."""
+    return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator import __version__, literal_scan, secretrefs, store
-from tenant_migrator.errors import DriftError, MigrationError, MigratorError
+from tenant_migrator.errors import MigrationError
 from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
     LoadResult,
@@ -48,20 +48,16 @@ from tenant_migrator.pipeline import (
 )
 from tenant_migrator.planning import (
     Action,
-    BlockedReason,
-    Change,
     CurrentRow,
-    Op,
     Plan,
     TenantPlan,
-    blocked_words,
     build_plan,
     plan_orphan,
     plan_tenant,
     record_problems,
 )
 from tenant_migrator.problems import Problem
-from tenant_migrator.redaction import redact_change, short_value
+from tenant_migrator.refusals import check_blocked, refuse_invalid
 from tenant_migrator.settings import Exclusion
 
 if TYPE_CHECKING:
@@ -79,6 +75,16 @@ class ImportOptions:
     command: str = "import"  # or "sync"
     lock_timeout: float = 5.0  # seconds, for the migrations applied first
 
+
+# Tenants compared with their rows in one read (one round trip): a plan or an
+# import of up to this many with rows in the table reads once. They wait in
+# memory until then (about 8 KB each, as loaded).
+READ_AT_ONCE = 5000
+# The last this many tenants (at most FLUSH_ROWS) are written in parts of at
+# least a third of it, the last one at once: the write everything waits for at
+# the end is short, and how many parts does not depend on the batches' size
+# (the pool's, from the number of cores).
+WRITE_EACH_BATCH_LAST = 300
 
 # The report prints one line per written tenant up to this many, then only counts:
 # so the import's outcome keeps the changes of that many, no more.
@@ -139,15 +145,16 @@ async def import_tenants(
     files = store.migration_files(settings)
     async with store.connected(settings) as (conn, _):
         applied = await _migrate(conn, files, stream, options, on_phase, settings)
-        async with conn.transaction():
-            await migrations.lock(conn)
+        # BEGIN, the lock, lz4 and work_mem in one round trip; the run's summary goes with COMMIT.
+        async with migrations.LockedTransaction(conn, prelude=store.WRITER_PRELUDE_SQL) as tx:
             writer = store.PlanWriter(
                 conn,
-                lambda: store.start_run(conn, options.command, started_at),
+                store.RunStart(options.command, started_at),
                 rules=literal_scan.project_rules(settings),
             )
-            schema = await store.read_schema(conn)
-            run = BatchedRun(conn, schema, only, options, writer, stream.count)
+            # The tool's migrations are applied (_migrate refuses otherwise).
+            schema = await store.read_schema(conn, migrated=True)
+            run = ImportRun(conn, schema, only, options, writer, stream.count)
             run.exclude = settings.exclude
             await _feed(run, stream, on_phase, "loading client files, planning and writing")
             on_phase("finishing the run")
@@ -157,11 +164,12 @@ async def import_tenants(
                 the_plan, run_id, written, applied, scrubbed=tuple(writer.scrubbed)
             )
             if run_id is not None:
-                await store.finish_run(
-                    conn,
-                    run_id,
-                    run_summary(outcome, only),
-                    forced=any(t.forced for t in the_plan.tenants),
+                tx.commit_with(
+                    store.finish_run_sql(
+                        run_id,
+                        run_summary(outcome, only),
+                        forced=any(t.forced for t in the_plan.tenants),
+                    )
                 )
     return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
@@ -186,7 +194,8 @@ async def plan_tenants(
     ):
         pending = [m.label for m in await migrations.pending(conn, files)]
         options = ImportOptions(force=force)
-        run = BatchedRun(conn, await store.read_schema(conn), only, options)
+        schema = await store.read_schema(conn, migrated=not pending)
+        run = PlanRun(conn, schema, only, options)
         run.exclude = settings.exclude
         await _feed(run, stream, on_phase, "loading client files and reading the tenants table")
         return await run.finish(stream.problems, pending)
@@ -265,12 +274,10 @@ def check_files(stream: TenantStream) -> None:
 
 
 class BatchedRun:
-    """One plan's or import's state across its batches, inside its transaction.
-
-    ``writer``: None for a plan (read only; every tenant's plan kept whole, for
-    the reports); a ``PlanWriter`` for an import (writes each batch while nothing
-    refused the run; keeps a summary of each tenant, see ``_keep``).
-    """
+    """What a plan and an import share across their batches, inside their
+    transaction: the shared-secret verdicts, gathering batches into reads of
+    ``READ_AT_ONCE``, the orphans at the end. ``PlanRun`` and ``ImportRun`` say
+    what each does with a batch once it is planned."""
 
     def __init__(
         self,
@@ -278,34 +285,42 @@ class BatchedRun:
         schema: store.Schema,
         only: Sequence[str] | None,
         options: ImportOptions,
-        writer: store.PlanWriter | None = None,
-        total: int = 0,
     ) -> None:
         self.conn = conn
-        # Near the end nothing is left to overlap a write with: each batch is then
-        # written at once, so the last write (which everything waits for) is short.
-        self.write_at_once_from = total - store.FLUSH_ROWS
         self.seen = 0
         self.schema = schema
         self.options = options
-        self.writer = writer
         self.shared = SharedSecrets()
         self.tenants: list[TenantPlan] = []
-        self.refused = False  # an invalid or blocked tenant: this run will not commit
-        self.invalid_file = False  # ... because of a file: planning the rest is moot
-        self._detailed = 0  # writers whose changes are kept for the report
-        # The write of the previous batch, still running in the database while this
-        # process plans the next one (one connection: one statement at a time).
-        self._writing: asyncio.Future[None] | None = None
         # Every loaded id, for the orphan check (a whole-project run only).
         self._loaded: list[str] | None = [] if only is None else None
         self._named = only is not None
         # Rows of excluded tenants are not the tool's business: never orphans.
         self.exclude: Exclusion = Exclusion()
+        # Batches waiting to be compared with their rows, READ_AT_ONCE at a time.
+        self._unread: list[TenantResult] = []
 
     async def add(self, batch: Sequence[TenantResult]) -> None:
-        """Plan ``batch`` against its rows and, while nothing refused the run, write it."""
-        writing = self.writer is not None
+        """Plan ``batch`` against its rows (and, importing, write it). With rows to
+        compare, batches are gathered into one read per ``READ_AT_ONCE`` tenants
+        (a round trip each, not one per batch)."""
+        if not self.schema.worth_reading:
+            await self._add(batch)
+            return
+        self._unread.extend(batch)
+        if len(self._unread) >= READ_AT_ONCE:
+            await self._read_gathered()
+
+    async def _read_gathered(self) -> None:
+        gathered, self._unread = self._unread, []
+        if gathered:
+            await self._add(gathered)
+
+    async def _add(self, batch: Sequence[TenantResult]) -> None:
+        raise NotImplementedError
+
+    def _seen(self, batch: Sequence[TenantResult]) -> set[str]:
+        """Count ``batch`` in; the tenants that hold shared literals (may conflict)."""
         self.seen += len(batch)
         may_conflict = set()
         for result in batch:
@@ -313,7 +328,97 @@ class BatchedRun:
                 may_conflict.add(result.tenant_id)
             if self._loaded is not None:
                 self._loaded.append(result.tenant_id)
-        if writing and not self.options.skip_invalid and any(r.record is None for r in batch):
+        return may_conflict
+
+    async def _plan(self, batch: Sequence[TenantResult], *, whole: bool) -> _Planned:
+        """``batch`` planned against its rows (``whole``: differing rows also whole)."""
+        loaded = LoadResult(tuple(batch))
+        proposed = store.payloads(loaded)
+        rows: Mapping[str, CurrentRow] = {}
+        states: Mapping[str, Any] = {}
+        previous: Mapping[str, Any] = {}
+        if self.schema.worth_reading:
+            await self.settle()
+            rows, states, previous = await store.read_rows_whole(
+                self.conn, self.schema, [r.tenant_id for r in batch], proposed, whole=whole
+            )
+        planned = build_plan(
+            loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
+        )
+        return _Planned(planned, proposed, previous)
+
+    async def settle(self, *, quietly: bool = False) -> None:
+        """Wait for what still runs in the database (an import's write)."""
+
+    async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
+        """The whole plan: shared-secret conflicts marked, orphans added."""
+        await self._read_gathered()
+        await self.settle()
+        tenants = await self._settled(self._conflicts_marked(), problems)
+        if self._loaded is not None and self.schema.has_rows:
+            orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
+            orphans = [o for o in orphans if self.exclude.match(o.id) is None]
+            tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
+        return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
+
+    def _conflicts_marked(self) -> list[TenantPlan]:
+        conflicts = self.shared.conflicts()
+        if conflicts:
+            self.tenants = [
+                _conflicted(t, conflicts[t.id]) if t.id in conflicts else t for t in self.tenants
+            ]
+        return sorted(self.tenants, key=lambda t: t.id)
+
+    async def _settled(
+        self, tenants: list[TenantPlan], problems: Sequence[Problem]
+    ) -> list[TenantPlan]:
+        return tenants
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    plan: Plan
+    proposed: Mapping[str, store.Payload]
+    previous: Mapping[str, Any]  # differing rows whole, for the writer's literal scan
+
+
+class PlanRun(BatchedRun):
+    """``plan``: reads only; every tenant's plan kept whole, for the reports."""
+
+    async def _add(self, batch: Sequence[TenantResult]) -> None:
+        self._seen(batch)
+        self.tenants.extend((await self._plan(batch, whole=False)).plan.tenants)
+
+
+class ImportRun(BatchedRun):
+    """``import`` and ``sync``: each batch written while nothing refused the run;
+    of each tenant only a summary kept (see ``_keep``); refusals at the end."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        schema: store.Schema,
+        only: Sequence[str] | None,
+        options: ImportOptions,
+        writer: store.PlanWriter,
+        total: int = 0,
+    ) -> None:
+        super().__init__(conn, schema, only, options)
+        self.writer = writer
+        # Near the end nothing is left to overlap a write with: each batch is then
+        # written at once, so the last write (which everything waits for) is short.
+        self.write_at_once_from = total - min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
+        self.total = total
+        self.refused = False  # an invalid or blocked tenant: this run will not commit
+        self.invalid_file = False  # ... because of a file: planning the rest is moot
+        self._detailed = 0  # writers whose changes are kept for the report
+        # The write of the previous batch, still running in the database while this
+        # process plans the next one (one connection: one statement at a time).
+        self._writing: asyncio.Future[None] | None = None
+
+    async def _add(self, batch: Sequence[TenantResult]) -> None:
+        may_conflict = self._seen(batch)
+        if not self.options.skip_invalid and any(r.record is None for r in batch):
             self.invalid_file = self.refused = True
         if self.invalid_file:
             # Failing anyway: only find the other invalid files, to list them all.
@@ -321,43 +426,34 @@ class BatchedRun:
                 if result.record is None:
                     self._keep(plan_tenant(result, None, None))
             return
-
-        loaded = LoadResult(tuple(batch))
-        proposed = store.payloads(loaded)
-        rows: Mapping[str, CurrentRow] = {}
-        states: Mapping[str, Any] = {}
-        if self.schema.worth_reading:
-            await self.settle()
-            rows, states = await store.read_rows(
-                self.conn, self.schema, [r.tenant_id for r in batch], proposed
-            )
-        planned = build_plan(
-            loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
-        )
-        if self.writer is None:
-            self.tenants.extend(planned.tenants)
-            return
-        for tenant in planned.tenants:
+        planned = await self._plan(batch, whole=True)
+        for tenant in planned.plan.tenants:
             if self._refuses(tenant) or (
                 tenant.action is Action.INVALID and not self.options.skip_invalid
             ):
                 self.refused = True
             self._keep(tenant)
-        todo = planned.to_write
+        todo = planned.plan.to_write
         if self.refused or not todo:
             return
         await self.settle()
+        proposed, previous = planned.proposed, planned.previous
         if self.options.skip_invalid and may_conflict:
-            await self.writer.defer([t for t in todo if t.id in may_conflict], proposed)
+            await self.writer.defer([t for t in todo if t.id in may_conflict], proposed, previous)
             todo = tuple(t for t in todo if t.id not in may_conflict)
-        at_once = self.seen >= self.write_at_once_from
-        self._writing = asyncio.ensure_future(self.writer.add(todo, proposed, flush=at_once))
+        tail = min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
+        at_once = self.seen >= self.total or (
+            self.seen >= self.write_at_once_from and self.writer.staged + len(todo) >= tail // 3
+        )
+        self._writing = asyncio.ensure_future(
+            self.writer.add(todo, proposed, flush=at_once, previous=previous)
+        )
 
     async def settle(self, *, quietly: bool = False) -> None:
         """Wait for the write still running. ``quietly``: the run is failing
         already; swallow what the write raises (the transaction rolls back anyway).
         It is let finish, not cancelled: a statement cut off mid-way would leave the
-        connection unable to roll back cleanly, and it is 500 rows at most."""
+        connection unable to roll back cleanly, and it is FLUSH_ROWS rows at most."""
         writing, self._writing = self._writing, None
         if writing is None:
             return
@@ -367,26 +463,16 @@ class BatchedRun:
         with contextlib.suppress(Exception):
             await writing
 
-    async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
-        """The whole plan. An import refuses (raises) on invalid or blocked tenants,
-        else writes what waited for the shared-secret verdict."""
-        await self.settle()
-        conflicts = self.shared.conflicts()
-        if conflicts:
-            self.tenants = [
-                _conflicted(t, conflicts[t.id]) if t.id in conflicts else t for t in self.tenants
-            ]
-        tenants = sorted(self.tenants, key=lambda t: t.id)
-        if self.writer is not None:
-            invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
-            refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
-            check_blocked([t for t in tenants if self._refuses(t)])
-            await self.writer.write_deferred(leave_out=conflicts)
-        if self._loaded is not None and self.schema.has_rows:
-            orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
-            orphans = [o for o in orphans if self.exclude.match(o.id) is None]
-            tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
-        return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
+    async def _settled(
+        self, tenants: list[TenantPlan], problems: Sequence[Problem]
+    ) -> list[TenantPlan]:
+        """Refuse (raise) on invalid or blocked tenants, else write what waited for
+        the shared-secret verdict."""
+        invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
+        refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
+        check_blocked([t for t in tenants if self._refuses(t)])
+        await self.writer.write_deferred(leave_out=self.shared.conflicts())
+        return tenants
 
     def _refuses(self, tenant: TenantPlan) -> bool:
         """Whether ``tenant`` stops the run: a row edited since our import always; a
@@ -473,74 +559,6 @@ class ReadAhead:
         if close is not None:
             close()
         self._reader.shutdown(wait=True)
-
-
-# --- refusing ------------------------------------------------------------------------------
-
-
-def refuse_invalid(
-    invalid: Sequence[tuple[str, Sequence[Problem]]],
-    problems: Sequence[Problem],
-    *,
-    skip_invalid: bool,
-) -> None:
-    """Refuse the whole run on a problem outside any tenant, or an invalid tenant
-    (unless --skip-invalid)."""
-    broken = [p for p in problems if p.is_error]
-    if broken:
-        raise MigratorError(
-            "cannot import:\n"
-            + "\n".join(p.format() for p in broken)
-            + "\nNothing was written. Fix the problem above and run again."
-        )
-    if invalid and not skip_invalid:
-        lines = [p.format() for _, errors in invalid for p in errors]
-        raise MigratorError(
-            f"{len(invalid)} tenant(s) invalid ({', '.join(t for t, _ in invalid)}); "
-            "nothing was written:\n"
-            + "\n".join(lines)
-            + "\nFix them (`tenant-migrator validate` shows every problem), or pass "
-            "--skip-invalid to import the valid tenants only."
-        )
-
-
-# A database-owned tenant's refusal lists at most this many of the paths --force
-# would remove (the keys only the database has).
-_REMOVES_LISTED = 10
-
-
-def check_blocked(blocked: Sequence[TenantPlan]) -> None:
-    """Refuse the whole run when a row is not ours to overwrite: edited in the
-    database since our last import, owned by the database (never imported), or
-    deleted in the database since our last import. Every such tenant is named."""
-    if not blocked:
-        return
-    lines = []
-    for tenant in blocked:
-        lines.append(f"{tenant.id}: {blocked_words(tenant)}:")
-        if tenant.reason is BlockedReason.DATABASE_OWNED:
-            removes = [c.path for c in tenant.changes if c.op is Op.REMOVE]
-            lines += [f"    --force would remove {p}" for p in removes[:_REMOVES_LISTED]]
-            if len(removes) > _REMOVES_LISTED:
-                lines.append(f"    … and {len(removes) - _REMOVES_LISTED} more")
-            lines.append(f"    --force would write {len(tenant.changes)} change(s) in all")
-        elif tenant.reason is BlockedReason.DELETED:
-            lines.append("    --force would create it again from its client file")
-        else:
-            lines += [f"    {_describe(c)}" for c in tenant.drift] or ["    (values unavailable)"]
-    raise DriftError(
-        f"{len(blocked)} tenant(s) changed in the database after our last import, or never "
-        "imported by this tool; nothing was written:\n"
-        + "\n".join(lines)
-        + "\nKeep the database version (export it back to YAML with `tenant-migrator export "
-        "TENANT`), or overwrite it with --force (the overwritten values go into history)."
-    )
-
-
-def _describe(change: Change) -> str:
-    c = redact_change(change)
-    old, new = short_value(c.old), short_value(c.new)
-    return f"{c.op.value} {c.path}: {old} (last import) → {new} (database)"
 
 
 def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str, Any]:

@@ -81,6 +81,21 @@ def test_generated_files_validate_against_the_project_schema():
         assert errors == [], (generate.tenant_id(0, index), errors)
 
 
+def test_the_wide_shape_has_more_consultants_and_longer_destination_lists_and_is_valid():
+    schema = json.loads((REPO / "config" / "schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for index in range(100):
+        text = generate.tenant_text(0, index, "wide")
+        doc = yaml.safe_load(text)
+        assert 12 <= len(doc["destinations"]) <= 24 and 10 <= len(doc["consultants"]) <= 20
+        assert doc == generate.tenant_document(0, index, "wide")  # deterministic
+        errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == [], (generate.tenant_id(0, index), errors)
+    # The standard shape is what it was: the wide one is a second shape, not a change.
+    standard = generate.tenant_document(0, 0)
+    assert len(standard["destinations"]) <= 8 and len(standard["consultants"]) <= 6
+
+
 def test_generated_files_pass_the_tools_validate_command(tmp_path, run_cli):
     generate.generate(tmp_path, 40, seed=0)
     (tmp_path / "config").mkdir()

@@ -47,6 +47,8 @@ def writes(monkeypatch) -> list[int]:
     # batches at once.
     monkeypatch.setattr(store.writer, "FLUSH_ROWS", FLUSH_ROWS)
     monkeypatch.setattr(store, "FLUSH_ROWS", FLUSH_ROWS)
+    # And reads of a few batches each: a refusal late in the stream comes after writes.
+    monkeypatch.setattr(streaming, "READ_AT_ONCE", FLUSH_ROWS)
     counted: list[int] = []
     real = store.PlanWriter._write_incoming
 

@@ -9,8 +9,9 @@ run tables, never from a version number.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncpg
@@ -71,26 +72,30 @@ RUN_TENANTS_COLUMNS: tuple[str, ...] = (
     "baseline_hash",
 )
 
-# One round trip, read-only, cheap: plan runs it in its read-only transaction.
-CATALOG_SQL = """
-SELECT
-    coalesce((SELECT array_agg(attname::text) FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped),
-             '{}') AS tenants_columns,
-    coalesce((SELECT array_agg(attname::text) FROM pg_attribute
-              WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped),
-             '{}') AS runs_columns,
-    coalesce((SELECT array_agg(attname::text) FROM pg_attribute
-              WHERE attrelid = to_regclass($3) AND attnum > 0 AND NOT attisdropped),
-             '{}') AS run_tenants_columns,
-    EXISTS (SELECT 1 FROM pg_constraint
-            WHERE conrelid = to_regclass($1) AND contype = 'c'
-              AND pg_get_constraintdef(oid) LIKE '%config_source%') AS config_source_check,
-    EXISTS (SELECT 1 FROM pg_index i
-            JOIN pg_class ic ON ic.oid = i.indexrelid
-            JOIN pg_am am ON am.oid = ic.relam
-            WHERE i.indrelid = to_regclass($1) AND am.amname = 'gin'
-              AND pg_get_indexdef(i.indexrelid) LIKE '%tenant_config%') AS tenant_config_gin
+
+def _columns_sql(table: str) -> str:
+    return f"""coalesce((SELECT jsonb_agg(attname::text) FROM pg_attribute
+              WHERE attrelid = to_regclass('{table}') AND attnum > 0 AND NOT attisdropped),
+             '[]')"""
+
+
+# A jsonb object (database.fetch_json: one round trip, read-only, cheap; plan runs
+# it in its read-only transaction). The table names are the constants above.
+CATALOG_SQL = f"""
+jsonb_build_object(
+    'tenants_columns', {_columns_sql(TENANTS)},
+    'runs_columns', {_columns_sql(RUNS)},
+    'run_tenants_columns', {_columns_sql(RUN_TENANTS)},
+    'config_source_check', EXISTS (
+        SELECT 1 FROM pg_constraint
+        WHERE conrelid = to_regclass('{TENANTS}') AND contype = 'c'
+          AND pg_get_constraintdef(oid) LIKE '%config_source%'),
+    'tenant_config_gin', EXISTS (
+        SELECT 1 FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        JOIN pg_am am ON am.oid = ic.relam
+        WHERE i.indrelid = to_regclass('{TENANTS}') AND am.amname = 'gin'
+          AND pg_get_indexdef(i.indexrelid) LIKE '%tenant_config%'))
 """
 
 
@@ -104,16 +109,22 @@ class Catalog:
     config_source_check: bool = False
     tenant_config_gin: bool = False
 
+    @classmethod
+    def from_json(cls, found: Mapping[str, Any]) -> Catalog:
+        """From what ``CATALOG_SQL`` selects."""
+        return cls(
+            tenants_columns=frozenset(found["tenants_columns"]),
+            runs_columns=frozenset(found["runs_columns"]),
+            run_tenants_columns=frozenset(found["run_tenants_columns"]),
+            config_source_check=found["config_source_check"],
+            tenant_config_gin=found["tenant_config_gin"],
+        )
+
 
 async def read(conn: asyncpg.Connection) -> Catalog:
-    row = await conn.fetchrow(CATALOG_SQL, TENANTS, RUNS, RUN_TENANTS)
-    return Catalog(
-        tenants_columns=frozenset(row["tenants_columns"]),
-        runs_columns=frozenset(row["runs_columns"]),
-        run_tenants_columns=frozenset(row["run_tenants_columns"]),
-        config_source_check=row["config_source_check"],
-        tenant_config_gin=row["tenant_config_gin"],
-    )
+    from tenant_migrator.database import fetch_json
+
+    return Catalog.from_json(await fetch_json(conn, CATALOG_SQL))
 
 
 def _missing_columns(table: str, have: frozenset[str], needed: tuple[str, ...]) -> list[str]:

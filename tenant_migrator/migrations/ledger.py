@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.migrations.files import TOOL_NAMES, Kind, Migration
 
@@ -118,23 +118,33 @@ def _from_old_row(row: Mapping) -> Entry:
     )
 
 
-async def read(conn: asyncpg.Connection) -> dict[tuple[Kind, str], Entry]:
-    """Every entry, ours first, then the previous version's rows we do not have yet.
-    Reads only; {} before any history exists."""
-    entries: dict[tuple[Kind, str], Entry] = {}
-    if await conn.fetchval(LEDGER_EXISTS_SQL, LEDGER_TABLE):
-        for row in await conn.fetch(READ_LEDGER_SQL):
-            entry = Entry(**{**dict(row), "scope": Kind(row["scope"])})
-            entries[(entry.scope, entry.name)] = entry
-    if await conn.fetchval(LEDGER_EXISTS_SQL, OLD_LEDGER_TABLE):
-        for row in await conn.fetch(READ_OLD_LEDGER_SQL):
-            entry = _from_old_row(row)
-            entries.setdefault((entry.scope, entry.name), entry)
-    return entries
+def entries(
+    rows: Iterable[Mapping[str, Any]], old_rows: Iterable[Mapping[str, Any]] = ()
+) -> dict[tuple[Kind, str], Entry]:
+    """Every entry, ours first, then the previous version's rows we do not have yet
+    (rows as ``READ_LEDGER_SQL`` and ``READ_OLD_LEDGER_SQL`` select them, as JSON)."""
+    found: dict[tuple[Kind, str], Entry] = {}
+    for row in rows:
+        entry = Entry(
+            **{**row, "scope": Kind(row["scope"]), "applied_at": _timestamp(row["applied_at"])}
+        )
+        found[(entry.scope, entry.name)] = entry
+    for row in old_rows:
+        entry = _from_old_row({**row, "applied_at": _timestamp(row["applied_at"])})
+        found.setdefault((entry.scope, entry.name), entry)
+    return found
 
 
-async def create(conn: asyncpg.Connection) -> None:
-    if not await conn.fetchval(LEDGER_EXISTS_SQL, LEDGER_TABLE):
+def _timestamp(value: str | None) -> datetime | None:
+    # jsonb renders timestamptz in the session's time zone; asyncpg gave UTC.
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+async def create(conn: asyncpg.Connection, *, exists: bool | None = None) -> None:
+    """``exists``: whether the caller just found the ledger there (saves a query)."""
+    if exists is None:
+        exists = await conn.fetchval(LEDGER_EXISTS_SQL, LEDGER_TABLE)
+    if not exists:
         await conn.execute(CREATE_LEDGER_SQL)
 
 
@@ -164,11 +174,16 @@ async def forget(conn: asyncpg.Connection, scope: Kind, name: str) -> None:
     await conn.execute(DELETE_SQL, scope.value, name)
 
 
-async def upgrade(conn: asyncpg.Connection, entries: Iterable[Entry]) -> list[Entry]:
+async def upgrade(
+    conn: asyncpg.Connection, entries: Iterable[Entry], *, exists: bool | None = None
+) -> list[Entry]:
     """Copy the previous version's rows into our ledger and drop its table.
-    Call inside the migrate transaction, after ``create``. Returns the rows copied."""
+    Call inside the migrate transaction, after ``create``. Returns the rows copied.
+    ``exists``: whether the caller just found the previous version's table there."""
     old = [e for e in entries if e.old]
-    if not await conn.fetchval(LEDGER_EXISTS_SQL, OLD_LEDGER_TABLE):
+    if exists is None:
+        exists = await conn.fetchval(LEDGER_EXISTS_SQL, OLD_LEDGER_TABLE)
+    if not exists:
         return []
     for e in old:
         await conn.execute(

@@ -17,6 +17,7 @@ each migration, so a ``SET`` in one file never leaks into the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +47,9 @@ DEFAULT_LOCK_TIMEOUT_S = 5.0
 DEFAULT_STATEMENT_TIMEOUT_S = 300.0
 ATTEMPTS = 3
 
-LOCK_SQL = "SELECT pg_advisory_xact_lock($1)"
+# The key written in (a constant): with no parameter, asyncpg sends the simple
+# protocol, one round trip instead of a prepare and an execute.
+LOCK_SQL = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"
 SESSION_LOCK_SQL = "SELECT pg_advisory_lock($1)"
 SESSION_UNLOCK_SQL = "SELECT pg_advisory_unlock($1)"
 NEEDS_COMPAT_SQL = "SELECT to_regnamespace('auth') IS NULL"
@@ -130,7 +133,49 @@ def os_user() -> str | None:
 
 async def lock(conn: asyncpg.Connection) -> None:
     """Take the tool's advisory lock until the end of the current transaction."""
-    await conn.execute(LOCK_SQL, ADVISORY_LOCK_KEY)
+    await conn.execute(LOCK_SQL)
+
+
+class LockedTransaction:
+    """``async with LockedTransaction(conn) as tx:`` — a transaction holding the
+    tool's advisory lock, begun and locked in ONE round trip (one simple query:
+    ``BEGIN; SELECT pg_advisory_xact_lock(…)``, plus ``prelude``: SET LOCALs).
+    ``tx.commit_with(sql)``: statements sent with the COMMIT, in the same round
+    trip (the run row's summary). Any exception rolls back, as
+    ``conn.transaction()`` does."""
+
+    def __init__(self, conn: asyncpg.Connection, prelude: str = "") -> None:
+        self.conn = conn
+        self.prelude = prelude
+        self._tail = ""
+
+    def commit_with(self, sql: str) -> None:
+        self._tail = sql
+
+    async def __aenter__(self) -> LockedTransaction:
+        try:
+            await self.conn.execute(f"BEGIN; {LOCK_SQL}; {self.prelude}")
+        except BaseException:
+            await self._rollback()  # the BEGIN went through: leave no failed block open
+            raise
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            try:
+                # On an error in the tail the server skips the COMMIT: roll back below.
+                await self.conn.execute(f"{self._tail}; COMMIT" if self._tail else "COMMIT")
+                return
+            except BaseException:
+                await self._rollback()
+                raise
+        await self._rollback()
+
+    async def _rollback(self) -> None:
+        if self.conn.is_closed() or not self.conn.is_in_transaction():
+            return
+        with contextlib.suppress(Exception):
+            await self.conn.execute("ROLLBACK")
 
 
 async def needs_compat(conn: asyncpg.Connection) -> bool:
@@ -178,8 +223,8 @@ async def prepare(
     previous version's, removing from the CLI's table the rows that version wrote
     there without a file); tool migrations found satisfied in the catalog recorded as
     such. ``write=False`` (dry run): only find out what that would do."""
-    compat = await needs_compat(conn)
     observed = await observe(conn)
+    compat = observed.needs_compat
     found = statuses(migrations, observed)
     refuse_modified(found)
     old = [e for e in observed.ledger.values() if e.old]
@@ -190,8 +235,8 @@ async def prepare(
         return prepared
     if compat:
         await conn.execute(compat_sql())
-    await ledger.create(conn)
-    await ledger.upgrade(conn, old)
+    await ledger.create(conn, exists=observed.has_ledger)
+    await ledger.upgrade(conn, old, exists=observed.has_old_ledger)
     await supabase_cli.remove_rows(conn, stale)
     for migration in prepared.satisfied:
         await ledger.record(conn, migration, how="satisfied", os_user=os_user() or "unknown")
@@ -225,8 +270,7 @@ async def run(
     """Refuses (``MigrationError``, nothing run) when an applied project file was
     modified. A failing migration is rolled back and raises ``MigrationError``
     naming the file and the statement; the ones before it stay applied."""
-    async with conn.transaction():
-        await lock(conn)
+    async with LockedTransaction(conn):
         prepared = await prepare(conn, migrations, supabase_dir=supabase_dir)
 
     done: list[Applied] = []

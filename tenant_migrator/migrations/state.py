@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from tenant_migrator.database import fetch_json
 from tenant_migrator.migrations import catalog as catalog_
 from tenant_migrator.migrations import ledger as ledger_
 from tenant_migrator.migrations import supabase_cli
@@ -50,16 +51,59 @@ class Observed:
     ledger: Mapping[tuple[Kind, str], ledger_.Entry]
     catalog: catalog_.Catalog
     cli_history: tuple[supabase_cli.CliRow, ...]
+    # Read in the same statement, for migrate's first step: whether our ledger and
+    # the previous version's exist, and whether plain PostgreSQL needs the compat
+    # shim (no auth schema).
+    has_ledger: bool = False
+    has_old_ledger: bool = False
+    needs_compat: bool = False
 
     @property
     def cli_applied(self) -> frozenset[str]:
         return supabase_cli.applied_by_cli(self.cli_history)
 
 
+# What exists, and the catalog: one round trip (database.fetch_json).
+PRESENT_SQL = f"""
+jsonb_build_object(
+    'ledger', to_regclass('{ledger_.LEDGER_TABLE}') IS NOT NULL,
+    'old_ledger', to_regclass('{ledger_.OLD_LEDGER_TABLE}') IS NOT NULL,
+    'cli', to_regclass('{supabase_cli.SUPABASE_TABLE}') IS NOT NULL,
+    'needs_compat', to_regnamespace('auth') IS NULL,
+    'catalog', {catalog_.CATALOG_SQL})
+"""
+
+_HISTORIES = (
+    ("ledger", ledger_.READ_LEDGER_SQL),
+    ("old_ledger", ledger_.READ_OLD_LEDGER_SQL),
+    ("cli", supabase_cli.READ_HISTORY_SQL),
+)
+
+
+def histories_sql(present: Mapping[str, bool]) -> str | None:
+    """The rows of every history table that exists, as one jsonb object of
+    arrays (None: there is none). A table that does not exist cannot be named
+    in a statement at all, hence two statements, not one."""
+    parts = [
+        f"'{key}', (SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM ({sql}) r)"
+        for key, sql in _HISTORIES
+        if present[key]
+    ]
+    return f"jsonb_build_object({', '.join(parts)})" if parts else None
+
+
 async def observe(conn: asyncpg.Connection) -> Observed:
-    """Reads only; works on a database that has nothing yet."""
+    """Reads only; works on a database that has nothing yet. Two round trips."""
+    present = await fetch_json(conn, PRESENT_SQL)
+    sql = histories_sql(present)
+    rows = {} if sql is None else await fetch_json(conn, sql)
     return Observed(
-        await ledger_.read(conn), await catalog_.read(conn), await supabase_cli.read_history(conn)
+        ledger_.entries(rows.get("ledger", ()), rows.get("old_ledger", ())),
+        catalog_.Catalog.from_json(present["catalog"]),
+        supabase_cli.history(rows.get("cli", ())),
+        has_ledger=present["ledger"],
+        has_old_ledger=present["old_ledger"],
+        needs_compat=present["needs_compat"],
     )
 
 

@@ -16,11 +16,11 @@ migrations directory"). So the tool never writes there. Instead:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.migrations.files import Migration
 
@@ -35,7 +35,6 @@ CLI_FILE_RE = re.compile(r"^([0-9]+)_(.*)\.sql$")
 EMIT_PREFIX = "tenant_migrator_"
 _TIMESTAMP = "%Y%m%d%H%M%S"
 
-HISTORY_EXISTS_SQL = f"SELECT to_regclass('{SUPABASE_TABLE}') IS NOT NULL"
 READ_HISTORY_SQL = f"SELECT version, name FROM {SUPABASE_TABLE}"
 DELETE_ROW_SQL = f"DELETE FROM {SUPABASE_TABLE} WHERE version = $1 AND name IS NOT DISTINCT FROM $2"
 
@@ -59,11 +58,9 @@ def local_versions(directory: Path | None) -> frozenset[str]:
     )
 
 
-async def read_history(conn: asyncpg.Connection) -> tuple[CliRow, ...]:
-    """The CLI's history rows; () when the CLI never ran against this database."""
-    if not await conn.fetchval(HISTORY_EXISTS_SQL):
-        return ()
-    return tuple(CliRow(r["version"], r["name"]) for r in await conn.fetch(READ_HISTORY_SQL))
+def history(rows: Iterable[Mapping[str, Any]]) -> tuple[CliRow, ...]:
+    """The CLI's history rows (as ``READ_HISTORY_SQL`` selects them, as JSON)."""
+    return tuple(CliRow(r["version"], r["name"]) for r in rows)
 
 
 def applied_by_cli(history: Iterable[CliRow]) -> frozenset[str]:

@@ -6,9 +6,9 @@ One module per concern; this package re-exports what the rest of the tool uses:
 * ``schema``   what the database has so far (``Schema``, ``read_schema``);
 * ``session``  connecting for an entry point, server errors as one line;
 * ``rows``     reading rows for a plan in one comparison query, ``make_plan``, ``plan``;
-* ``writer``   ``PlanWriter``: COPY + one set-based upsert per few hundred rows,
-  history rows in the same statement;
-* ``runs``     the run row (``start_run``, ``finish_run``);
+* ``writer``   ``PlanWriter``: one set-based upsert per thousand rows (one round
+  trip), history rows and the run row in the same statement;
+* ``runs``     the run row (``start_run``, ``finish_run``, ``RunStart``, ``finish_run_sql``);
 * ``history``  listing runs (``RunInfo``, ``list_runs``);
 * ``rollback`` undoing a run (``RollbackEntry``, ``RollbackOutcome``, ``rollback``);
 * ``snapshot`` one tenant as stored, for export (``read_snapshot``).
@@ -29,8 +29,9 @@ from tenant_migrator.store.rows import (
     plan,
     read_orphans,
     read_rows,
+    read_rows_whole,
 )
-from tenant_migrator.store.runs import finish_run, start_run
+from tenant_migrator.store.runs import RunStart, finish_run, finish_run_sql, start_run
 from tenant_migrator.store.schema import Schema, read_schema
 from tenant_migrator.store.session import connected, database_errors, migration_files
 from tenant_migrator.store.snapshot import read_snapshot
@@ -43,13 +44,14 @@ from tenant_migrator.store.tables import (
     hash_sql,
     snapshot_sql,
 )
-from tenant_migrator.store.writer import FLUSH_ROWS, PlanWriter, write_plan
+from tenant_migrator.store.writer import FLUSH_ROWS, WRITER_PRELUDE_SQL, PlanWriter, write_plan
 
 __all__ = [
     "FLUSH_ROWS",
     "RUNS",
     "RUN_TENANTS",
     "TENANTS",
+    "WRITER_PRELUDE_SQL",
     "WRITTEN_COLUMNS",
     "Payload",
     "PlanWriter",
@@ -57,11 +59,13 @@ __all__ = [
     "RollbackOutcome",
     "RowAction",
     "RunInfo",
+    "RunStart",
     "Schema",
     "configs",
     "connected",
     "database_errors",
     "finish_run",
+    "finish_run_sql",
     "hash_sql",
     "list_runs",
     "make_plan",
@@ -71,6 +75,7 @@ __all__ = [
     "plan",
     "read_orphans",
     "read_rows",
+    "read_rows_whole",
     "read_schema",
     "read_snapshot",
     "rollback",

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tenant_migrator.database import fetch_json, text_array
 from tenant_migrator.planning import (
     SNAPSHOT_COLUMNS,
     CurrentRow,
@@ -84,12 +85,16 @@ def configs(proposed: Mapping[str, Payload]) -> dict[str, str]:
     return {tenant_id: p.config for tenant_id, p in proposed.items()}
 
 
-# $1 … $9: the proposed ids, owned columns and tenant_configs as parallel arrays;
-# $10: the selected ids, when the read is filtered.
-_FILTER_PARAM = len(OWNED_COLUMNS) + 3
-
-
-def _rows_sql(history: bool, filtered: bool) -> str:
+def _rows_sql(history: bool, filtered: bool, previous: bool = False) -> str:
+    """The comparison read, with the markers ``/*proposed*/`` (the proposed ids,
+    owned columns and tenant_configs: a relation ``r``) and ``/*only*/`` (the
+    selected ids, when filtered) for ``read_rows`` to fill in. ``previous``: also
+    each differing row whole (``to_jsonb``), for the writer's literal scan."""
+    whole = (
+        f"CASE WHEN NOT q.same THEN (SELECT to_jsonb(p) FROM {TENANTS} p WHERE p.id = q.id) END"
+        if previous
+        else "NULL"
+    )
     proposed = ", ".join(
         [f"r.{c}" for c in OWNED_COLUMNS] + ["r.tenant_config::jsonb", f"'{CONFIG_SOURCE}'"]
     )
@@ -115,12 +120,14 @@ def _rows_sql(history: bool, filtered: bool) -> str:
         if history
         else "NULL"
     )
-    where = f"WHERE t.id = ANY(${_FILTER_PARAM}::text[])" if filtered else ""
-    unnest = ", ".join(f"${i}::text[]" for i in range(1, len(OWNED_COLUMNS) + 3))
+    where = "WHERE t.id = ANY(/*only*/)" if filtered else ""
     return f"""
-        WITH r AS (
-            SELECT * FROM unnest({unnest}) AS r(id, {", ".join(OWNED_COLUMNS)}, tenant_config)
-        )
+        WITH r AS MATERIALIZED (/*proposed*/)
+        SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   q.id, q.same, q.snap, q.hash, q.baseline_run, q.baseline_hash, q.baseline,
+                   {whole}
+               )), '[]')
+        FROM (
         SELECT c.id, c.same, c.snap, md5(c.snap) AS hash, b.baseline_run, b.baseline_hash,
                {baseline_values} AS baseline
         FROM (
@@ -137,15 +144,31 @@ def _rows_sql(history: bool, filtered: bool) -> str:
             ) x
             OFFSET 0
         ) c{baseline}
+        ) q
         """
 
 
-# The comparison read, by (history tables exist, filtered to selected ids).
-READ_ROWS_SQL: Mapping[tuple[bool, bool], str] = {
-    (history, filtered): _rows_sql(history, filtered)
+# The comparison read, by (history tables exist, filtered to selected ids,
+# differing rows also whole).
+READ_ROWS_SQL: Mapping[tuple[bool, bool, bool], str] = {
+    (history, filtered, previous): _rows_sql(history, filtered, previous)
     for history in (False, True)
     for filtered in (False, True)
+    for previous in (False, True)
 }
+
+_PROPOSED_COLUMNS = ("id", *OWNED_COLUMNS, "tenant_config")
+
+
+def proposed_sql(proposed: Mapping[str, Payload]) -> str:
+    """The proposed rows as a relation: one text[] literal per column, unnested."""
+    columns = [
+        list(proposed),
+        *([p.columns[i] for p in proposed.values()] for i in range(len(OWNED_COLUMNS))),
+        [p.config for p in proposed.values()],
+    ]
+    arrays = ", ".join(text_array(column) for column in columns)
+    return f"SELECT * FROM unnest({arrays}) AS r({', '.join(_PROPOSED_COLUMNS)})"
 
 
 async def read_rows(
@@ -154,59 +177,85 @@ async def read_rows(
     only: Sequence[str] | None = None,
     proposed: Mapping[str, Payload] | None = None,
 ) -> tuple[dict[str, CurrentRow], dict[str, ImportState]]:
-    """The selected rows (all when ``only`` is None) and their import state, in one query.
-
-    Rows equal to their ``proposed`` payload come back as ``matches`` without
-    their values; the others with their values and drift hash.
-    """
-    if not schema.tenants:
-        return {}, {}
-    if not schema.complete:
-        return await _read_partial_rows(conn, schema, only), {}
-
-    proposed = proposed or {}
-    ids = list(proposed)
-    arrays = [ids, *([p.columns[i] for p in proposed.values()] for i in range(len(OWNED_COLUMNS)))]
-    arrays.append([p.config for p in proposed.values()])
-    if only is not None:
-        arrays.append(list(only))
-    rows = await conn.fetch(READ_ROWS_SQL[schema.history, only is not None], *arrays)
-
-    current: dict[str, CurrentRow] = {}
-    states: dict[str, ImportState] = {}
-    for r in rows:
-        if r["same"]:
-            current[r["id"]] = CurrentRow(r["id"], None, None, matches=True)
-            continue
-        current[r["id"]] = CurrentRow(r["id"], json.loads(r["snap"]), r["hash"])
-        if r["baseline_hash"] is not None:
-            baseline = json.loads(r["baseline"]) if r["baseline"] else None
-            states[r["id"]] = ImportState(r["baseline_run"], r["baseline_hash"], baseline)
-    if schema.has_history_rows:
-        wanted = only if only is not None else ids
-        if missing := [tenant_id for tenant_id in wanted if tenant_id not in current]:
-            states.update(await read_gone(conn, missing))
+    """The selected rows and their import state: see ``read_rows_whole``."""
+    current, states, _ = await read_rows_whole(conn, schema, only, proposed, whole=False)
     return current, states
 
 
-# $1: ids with no row in tenants. Each one's latest history row, when that row
+async def read_rows_whole(
+    conn: asyncpg.Connection,
+    schema: Schema,
+    only: Sequence[str] | None = None,
+    proposed: Mapping[str, Payload] | None = None,
+    *,
+    whole: bool = True,
+) -> tuple[dict[str, CurrentRow], dict[str, ImportState], dict[str, dict[str, Any]]]:
+    """The selected rows (all when ``only`` is None) and their import state, in one
+    query and one round trip (the records travel in its text, quoted by
+    ``database.literal``: no prepare, the same behind a transaction pooler).
+
+    Rows equal to their ``proposed`` payload come back as ``matches`` without
+    their values; the others with their values and drift hash, and (``whole``)
+    each as ``to_jsonb`` of the row: what an import's history records as its
+    previous values, which the writer scans for literal secrets without a read
+    of its own.
+    """
+    if not schema.tenants:
+        return {}, {}, {}
+    if not schema.complete:
+        return await _read_partial_rows(conn, schema, only), {}, {}
+
+    proposed = proposed or {}
+    sql = READ_ROWS_SQL[schema.history, only is not None, whole].replace(
+        "/*proposed*/", proposed_sql(proposed)
+    )
+    if only is not None:
+        sql = sql.replace("/*only*/", text_array(only))
+    rows = await fetch_json(conn, sql)
+
+    current: dict[str, CurrentRow] = {}
+    states: dict[str, ImportState] = {}
+    rows_whole: dict[str, dict[str, Any]] = {}
+    for tenant_id, same, snap, hash_, baseline_run, baseline_hash, baseline, row in rows:
+        if same:
+            current[tenant_id] = CurrentRow(tenant_id, None, None, matches=True)
+            continue
+        current[tenant_id] = CurrentRow(tenant_id, json.loads(snap), hash_)
+        if row is not None:
+            rows_whole[tenant_id] = row
+        if baseline_hash is not None:
+            document = json.loads(baseline) if baseline else None
+            states[tenant_id] = ImportState(baseline_run, baseline_hash, document)
+    if schema.has_history_rows:
+        wanted = only if only is not None else list(proposed)
+        if missing := [tenant_id for tenant_id in wanted if tenant_id not in current]:
+            states.update(await read_gone(conn, missing))
+    return current, states, rows_whole
+
+
+# Ids with no row in tenants. Each one's latest history row, when that row
 # still holds a drift baseline (a rollback of its create puts back "none").
-READ_GONE_SQL = f"""
-    SELECT DISTINCT ON (h.tenant_id) h.tenant_id, h.baseline_run, h.baseline_hash
-    FROM {RUN_TENANTS} h
-    WHERE h.tenant_id = ANY($1::text[])
-    ORDER BY h.tenant_id, h.run_id DESC
+def read_gone_sql(missing: Sequence[str]) -> str:
+    return f"""
+    SELECT coalesce(jsonb_agg(jsonb_build_array(g.tenant_id, g.baseline_run, g.baseline_hash)),
+                    '[]')
+    FROM (
+        SELECT DISTINCT ON (h.tenant_id) h.tenant_id, h.baseline_run, h.baseline_hash
+        FROM {RUN_TENANTS} h
+        WHERE h.tenant_id = ANY({text_array(missing)})
+        ORDER BY h.tenant_id, h.run_id DESC
+    ) g
     """
 
 
 async def read_gone(conn: asyncpg.Connection, missing: Sequence[str]) -> dict[str, ImportState]:
     """Of ``missing`` (ids without a row), those our history says we wrote and that
     nothing of ours removed since: deleted in the database (the plan blocks them)."""
-    rows = await conn.fetch(READ_GONE_SQL, list(missing))
+    rows = await fetch_json(conn, read_gone_sql(missing))
     return {
-        r["tenant_id"]: ImportState(r["baseline_run"], r["baseline_hash"])
-        for r in rows
-        if r["baseline_hash"] is not None
+        tenant_id: ImportState(baseline_run, baseline_hash)
+        for tenant_id, baseline_run, baseline_hash in rows
+        if baseline_hash is not None
     }
 
 
@@ -231,12 +280,16 @@ async def _read_partial_rows(
     return {r["id"]: CurrentRow(r["id"], json.loads(r["snap"]), None) for r in rows}
 
 
-# $1: every loaded id.
-READ_ORPHANS_SQL = f"""
-    SELECT t.id, t.config_source, {hash_sql("t")} AS hash
-    FROM {TENANTS} t LEFT JOIN unnest($1::text[]) AS l(id) ON l.id = t.id
-    WHERE l.id IS NULL
-    ORDER BY t.id
+def read_orphans_sql(loaded: Sequence[str]) -> str:
+    """Rows whose id is not among ``loaded``, as one jsonb array."""
+    return f"""
+    SELECT coalesce(jsonb_agg(jsonb_build_array(o.id, o.config_source, o.hash) ORDER BY o.id),
+                    '[]')
+    FROM (
+        SELECT t.id, t.config_source, {hash_sql("t")} AS hash
+        FROM {TENANTS} t LEFT JOIN unnest({text_array(loaded)}) AS l(id) ON l.id = t.id
+        WHERE l.id IS NULL
+    ) o
     """
 
 
@@ -244,13 +297,13 @@ async def read_orphans(
     conn: asyncpg.Connection, schema: Schema, loaded: Sequence[str]
 ) -> list[CurrentRow]:
     """Rows whose id is not in ``loaded``, each with its config_source (the only
-    part of the snapshot an orphan's plan reads) and drift hash."""
+    part of the snapshot an orphan's plan reads) and drift hash. One round trip."""
     if not schema.complete:
         known = set(loaded)
         partial = await _read_partial_rows(conn, schema, None)
         return [row for tenant_id, row in sorted(partial.items()) if tenant_id not in known]
-    rows = await conn.fetch(READ_ORPHANS_SQL, list(loaded))
-    return [CurrentRow(r["id"], {"config_source": r["config_source"]}, r["hash"]) for r in rows]
+    rows = await fetch_json(conn, read_orphans_sql(loaded))
+    return [CurrentRow(i, {"config_source": source}, h) for i, source, h in rows]
 
 
 async def make_plan(

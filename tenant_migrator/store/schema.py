@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tenant_migrator.database import fetch_json
 from tenant_migrator.planning import SNAPSHOT_COLUMNS
 from tenant_migrator.store.tables import RUN_TENANTS, RUNS, TENANTS
 
@@ -35,20 +36,54 @@ class Schema:
         return self.tenants and needed <= self.columns
 
 
-# $1 tenants, $2 runs, $3 run tenants.
-READ_SCHEMA_SQL = """
-    SELECT to_regclass($1) IS NOT NULL AS tenants,
-           to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS history,
-           coalesce((SELECT array_agg(attname::text) FROM pg_attribute
-                     WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped),
-                    '{}') AS columns
+HAS_ROWS_SQL = f"EXISTS (SELECT 1 FROM {TENANTS})"
+HAS_HISTORY_ROWS_SQL = f"EXISTS (SELECT 1 FROM {RUN_TENANTS})"
+
+
+def _schema_sql(holds: bool) -> str:
+    """What exists (database.fetch_json: one round trip; the names are constants).
+    ``holds``: also whether the tables hold rows, for when they are known to exist
+    (a table that does not exist cannot be named in a statement at all)."""
+    rows = f", 'has_rows', {HAS_ROWS_SQL}, 'has_history_rows', {HAS_HISTORY_ROWS_SQL}"
+    return f"""
+    jsonb_build_object(
+        'tenants', to_regclass('{TENANTS}') IS NOT NULL,
+        'history', to_regclass('{RUNS}') IS NOT NULL AND to_regclass('{RUN_TENANTS}') IS NOT NULL,
+        'columns', coalesce((SELECT jsonb_agg(attname::text) FROM pg_attribute
+                             WHERE attrelid = to_regclass('{TENANTS}') AND attnum > 0
+                               AND NOT attisdropped), '[]'){rows if holds else ""})
     """
-HAS_ROWS_SQL = f"SELECT EXISTS (SELECT 1 FROM {TENANTS})"
-HAS_HISTORY_ROWS_SQL = f"SELECT EXISTS (SELECT 1 FROM {RUN_TENANTS})"
 
 
-async def read_schema(conn: asyncpg.Connection) -> Schema:
-    row = await conn.fetchrow(READ_SCHEMA_SQL, TENANTS, RUNS, RUN_TENANTS)
-    has_rows = row["tenants"] and await conn.fetchval(HAS_ROWS_SQL)
-    history_rows = row["history"] and await conn.fetchval(HAS_HISTORY_ROWS_SQL)
-    return Schema(row["tenants"], frozenset(row["columns"]), row["history"], has_rows, history_rows)
+READ_SCHEMA_SQL = _schema_sql(holds=False)
+# When the tool's migrations are known to be applied, the tables exist: what
+# they hold is read in the same statement.
+READ_MIGRATED_SCHEMA_SQL = _schema_sql(holds=True)
+
+
+def _rows_sql(tenants: bool, history: bool) -> str:
+    """Whether the tables that exist hold rows (a table that does not exist cannot
+    be named in a statement: a second one, built for what the first found)."""
+    has_rows = HAS_ROWS_SQL if tenants else "false"
+    has_history_rows = HAS_HISTORY_ROWS_SQL if history else "false"
+    return f"jsonb_build_array({has_rows}, {has_history_rows})"
+
+
+async def read_schema(conn: asyncpg.Connection, *, migrated: bool = False) -> Schema:
+    """Two round trips (one when there is no table yet, or, with ``migrated``, when
+    the caller just found no tool migration pending: the tables are there)."""
+    if migrated:
+        found = await fetch_json(conn, READ_MIGRATED_SCHEMA_SQL)
+        return Schema(
+            found["tenants"],
+            frozenset(found["columns"]),
+            found["history"],
+            found["has_rows"],
+            found["has_history_rows"],
+        )
+    found = await fetch_json(conn, READ_SCHEMA_SQL)
+    tenants, history = found["tenants"], found["history"]
+    has_rows = has_history_rows = False
+    if tenants or history:
+        has_rows, has_history_rows = await fetch_json(conn, _rows_sql(tenants, history))
+    return Schema(tenants, frozenset(found["columns"]), history, has_rows, has_history_rows)
