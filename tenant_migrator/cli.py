@@ -87,9 +87,13 @@ def main() -> None:
     try:
         app()
     except MigratorError as err:
-        from tenant_migrator.render import print_error
+        from tenant_migrator.interruption import Interrupted
+        from tenant_migrator.render import notice, print_error
 
-        print_error(err)
+        if isinstance(err, Interrupted):
+            notice(str(err))  # what happened, not an error of the user's
+        else:
+            print_error(err)
         sys.exit(err.exit_code)
 
 
@@ -295,7 +299,11 @@ def _phases(label: str) -> Iterator[Callable[[str], None]]:
 
 
 def _emit_plan(
-    the_plan: object, output_format: ReportFormat, output: Path | None, project_dir: Path
+    the_plan: object,
+    output_format: ReportFormat,
+    output: Path | None,
+    project_dir: Path,
+    review: Callable[[], dict] | None = None,
 ) -> None:
     from tenant_migrator import render
     from tenant_migrator.report import comment, github
@@ -306,7 +314,8 @@ def _emit_plan(
         return
     if output_format is ReportFormat.json:
         # Written as it is built: a 10,000-tenant report is tens of MB.
-        render.write_report(output, lambda out: report.write_json(the_plan, out))
+        extra = {"review": review()} if review is not None else None
+        render.write_report(output, lambda out: report.write_json(the_plan, out, extra))
     else:
         if output_format is ReportFormat.markdown:
             text = comment.render_comment(the_plan)  # fits a pull-request comment
@@ -359,9 +368,15 @@ def plan(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", help="Write the report to FILE instead of stdout.", dir_okay=False
+            "--output",
+            help="Write the report to FILE instead of stdout ('-': stdout); an existing FILE "
+            "only with --force. The JSON one is a reviewed plan for `import --plan FILE`.",
+            dir_okay=False,
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output FILE.")
+    ] = False,
     detailed_exitcode: _DetailedExitcode = False,
 ) -> None:
     """Dry-run diff of client files against the tenants table. Writes nothing.
@@ -372,18 +387,33 @@ def plan(
     Exit 0 on success (with --detailed-exitcode: 0 nothing to do, 2 changes
     pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
     """
-    from tenant_migrator import pipeline, streaming
+    from tenant_migrator import destination, pipeline, reviewed_plan, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
+    output = _output_file(output, force)
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
-    _emit_plan(the_plan, output_format, output, settings.project_dir)
+
+    def review() -> dict:
+        where = destination.resolve(settings)
+        return reviewed_plan.review_json(the_plan, settings, where, only)
+
+    _emit_plan(the_plan, output_format, output, settings.project_dir, review)
     if the_plan.has_errors:
         raise typer.Exit(1)
     raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+
+
+def _output_file(output: Path | None, force: bool) -> Path | None:
+    """``--output``: None for stdout ('-'); an existing file refused unless ``force``."""
+    if output is None or str(output) == "-":
+        return None
+    if output.exists() and not force:
+        raise MigratorError(f"{output} already exists; pass --force to replace it")
+    return output
 
 
 _DryRun = Annotated[
@@ -427,6 +457,30 @@ _SecretsOut = Annotated[
 ]
 
 
+_Yes = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Do not ask before writing (on a terminal, writing to a database other than "
+        "the embedded one asks [y/N] first).",
+    ),
+]
+
+
+class WriteFormat(StrEnum):
+    """``--format`` of import and sync: the text report, or the JSON outcome."""
+
+    text = "text"
+    json = "json"
+
+
+_WriteFormat = Annotated[
+    WriteFormat,
+    typer.Option("--format", help="text (tenants written, then a summary) or json (stable keys)."),
+]
+
+
 def _check_secrets_out(path: Path | None, force: bool) -> None:
     if path is not None:
         from tenant_migrator.secretrefs import refuse_existing
@@ -463,11 +517,23 @@ def _import(
     return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
 
 
-def _report_import(outcome: ImportOutcome, secrets_out: Path | None, force: bool) -> None:
+def _report_import(
+    outcome: ImportOutcome,
+    secrets_out: Path | None,
+    force: bool,
+    output_format: WriteFormat = WriteFormat.text,
+    where: object = None,
+    command: str = "import",
+) -> None:
     from tenant_migrator import render
     from tenant_migrator.report import plan as report
 
-    report.render_import(outcome, render.stdout())
+    if output_format is WriteFormat.json:
+        from tenant_migrator.report import outcomes
+
+        sys.stdout.write(outcomes.render_import(outcome, command, where))
+    else:
+        report.render_import(outcome, render.stdout())
     if secrets_out is not None:
         _write_secrets(secrets_out, outcome.extracted, force)
 
@@ -488,6 +554,19 @@ def import_(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
+    reviewed: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            metavar="FILE",
+            help="Apply the reviewed plan FILE (from `plan --format json --output FILE`): "
+            "exactly its changes, or nothing when a client file, a planned row or the "
+            "tool's version changed since.",
+            dir_okay=False,
+        ),
+    ] = None,
+    yes: _Yes = False,
+    output_format: _WriteFormat = WriteFormat.text,
 ) -> None:
     """Bulk import: migrate, plan, then write every change in one transaction.
 
@@ -498,22 +577,49 @@ def import_(
     Exit 0 on success, 1 when nothing was written because of an error or when
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
-    from tenant_migrator import pipeline, streaming
+    from tenant_migrator import cli_write, pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    if not dry_run:
-        _check_secrets_out(secrets_out, force)
+    if dry_run:
+        with _phases("loading client files") as phase:
+            _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
+    _check_secrets_out(secrets_out, force)
+    where = cli_write.target(settings)
+    review = None
+    if reviewed is not None:
+        review, selection = cli_write.reviewed(
+            reviewed,
+            settings,
+            where,
+            yes=yes,
+            tenants=tenants,
+            force=force,
+            skip_invalid=skip_invalid,
+        )
+        only = list(selection) if selection is not None else None
+    elif cli_write.asks(where, yes):
+        review = cli_write.confirmed_plan(
+            settings,
+            where,
+            lambda: pipeline.stream_tenants(settings, only),
+            only,
+            force=force,
+            command="import",
+            phases=_phases,
+        )
     options = streaming.ImportOptions(
-        migrate=not no_migrate, skip_invalid=skip_invalid, force=force, lock_timeout=lock_timeout
+        migrate=not no_migrate,
+        skip_invalid=skip_invalid,
+        force=force,
+        lock_timeout=lock_timeout,
+        review=review,
     )
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
-        if dry_run:
-            _dry_run(settings, stream, only, force, phase)
         outcome = _import(settings, stream, only, options, phase)
-    _report_import(outcome, secrets_out, force)
+    _report_import(outcome, secrets_out, force, output_format, where)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -528,6 +634,8 @@ def sync(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
+    yes: _Yes = False,
+    output_format: _WriteFormat = WriteFormat.text,
 ) -> None:
     """Re-import one tenant in its own transaction.
 
@@ -535,23 +643,34 @@ def sync(
     history record as `import`. Refuses a tenant edited in the database since our
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
-    from tenant_migrator import pipeline, streaming
+    from tenant_migrator import cli_write, pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
-    if not dry_run:
-        _check_secrets_out(secrets_out, force)
+
+    def stream() -> TenantStream:
+        return pipeline.TenantStream.of(pipeline.LoadResult((pipeline.load_one(settings, tenant),)))
+
+    if dry_run:
+        with _phases(f"loading {tenant}") as phase:
+            _dry_run(settings, stream(), [tenant], force, phase)
+    _check_secrets_out(secrets_out, force)
+    where = cli_write.target(settings)
+    review = None
+    if cli_write.asks(where, yes):
+        review = cli_write.confirmed_plan(
+            settings, where, stream, [tenant], force=force, command="sync", phases=_phases
+        )
     options = streaming.ImportOptions(
-        migrate=not no_migrate, force=force, command="sync", lock_timeout=lock_timeout
+        migrate=not no_migrate,
+        force=force,
+        command="sync",
+        lock_timeout=lock_timeout,
+        review=review,
     )
     with _phases(f"loading {tenant}") as phase:
-        stream = pipeline.TenantStream.of(
-            pipeline.LoadResult((pipeline.load_one(settings, tenant),))
-        )
-        if dry_run:
-            _dry_run(settings, stream, [tenant], force, phase)
-        outcome = _import(settings, stream, [tenant], options, phase)
-    _report_import(outcome, secrets_out, force)
+        outcome = _import(settings, stream(), [tenant], options, phase)
+    _report_import(outcome, secrets_out, force, output_format, where, "sync")
 
 
 # history, rollback, audit, export: cli_runs.py (mounted below, at the end of the list)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import __version__, literal_scan, secretrefs, store
+from tenant_migrator import __version__, interruption, literal_scan, secretrefs, store
 from tenant_migrator.errors import DriftError, MigrationError, MigratorError
 from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from tenant_migrator.migrations import Migration
+    from tenant_migrator.reviewed_plan import Verifier
     from tenant_migrator.settings import Settings
 
 
@@ -78,6 +79,9 @@ class ImportOptions:
     force: bool = False
     command: str = "import"  # or "sync"
     lock_timeout: float = 5.0  # seconds, for the migrations applied first
+    # A reviewed plan's checks (reviewed_plan.Verifier): the import writes exactly
+    # that plan or nothing.
+    review: Verifier | None = None
 
 
 # The report prints one line per written tenant up to this many, then only counts:
@@ -163,6 +167,9 @@ async def import_tenants(
                     run_summary(outcome, only),
                     forced=any(t.forced for t in the_plan.tenants),
                 )
+                interruption.committing(f"run {run_id}")
+        if run_id is not None:
+            interruption.committed(f"run {run_id} was committed")
     return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
 
@@ -220,6 +227,8 @@ async def _migrate(
     from tenant_migrator.migrations.supabase_cli import default_dir
 
     pending = await migrations.pending(conn, files)
+    if options.review is not None:
+        options.review.check_migrations([m.label for m in pending])
     if not pending:
         return ()
     if not options.migrate:
@@ -237,7 +246,10 @@ async def _migrate(
         timeouts=migrations.Timeouts(lock_timeout_s=options.lock_timeout),
         supabase_dir=default_dir(settings.project_dir),
     )
-    return tuple(a.migration.label for a in applied)
+    labels = tuple(a.migration.label for a in applied)
+    if labels:
+        interruption.committed(f"migrations {', '.join(labels)} were applied")
+    return labels
 
 
 def check_files(stream: TenantStream) -> None:
@@ -337,6 +349,8 @@ class BatchedRun:
         if self.writer is None:
             self.tenants.extend(planned.tenants)
             return
+        if self.options.review is not None:
+            self.options.review.check_batch(planned.tenants)
         for tenant in planned.tenants:
             if self._refuses(tenant) or (
                 tenant.action is Action.INVALID and not self.options.skip_invalid
@@ -378,6 +392,8 @@ class BatchedRun:
             ]
         tenants = sorted(self.tenants, key=lambda t: t.id)
         if self.writer is not None:
+            if self.options.review is not None:
+                self.options.review.check_done()
             invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
             refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
             check_blocked([t for t in tenants if self._refuses(t)])
