@@ -63,15 +63,25 @@ def rollback(
         bool,
         typer.Option("--force", help="Restore even over rows that changed since that run."),
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Do not ask before writing (asked on a terminal, see `import`)."
+        ),
+    ] = False,
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", help="text or json (stable keys).")
+    ] = TextOrJson.text,
 ) -> None:
     """Restore the values an import run replaced.
 
     Rows the run updated get back exactly the values it replaced (columns the tool
     does not own are left alone); rows it created are deleted. Refuses when any of
     those rows changed since the run, unless --force. The rollback is a recorded run
-    itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
+    itself. Exit 0 on success, 1 when refused or on errors (with --dry-run: when the
+    rollback would refuse), 2 on usage errors.
     """
-    from tenant_migrator import render, store
+    from tenant_migrator import cli_write, confirm, destination, render, store
     from tenant_migrator.errors import UsageError
     from tenant_migrator.report import plan as report
 
@@ -79,8 +89,31 @@ def rollback(
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    outcome = _run(store.rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run))
-    report.render_rollback(outcome, render.stdout())
+    settings = _settings(ctx)
+    if dry_run:
+        where = destination.resolve(settings)
+    else:
+        where = cli_write.target(settings)
+        if cli_write.asks(where, yes):
+            preview = _run(store.rollback(settings, int(run_id), force=force, dry_run=True))
+            if force or not any(e.changed_since for e in preview.entries):
+                confirm.ask(confirm.rollback_lines(preview), where)
+            # else: the rollback itself refuses, writing nothing; no question needed.
+    outcome = _run(store.rollback(settings, int(run_id), force=force, dry_run=dry_run))
+    would_refuse = dry_run and not force and any(e.changed_since for e in outcome.entries)
+    if output_format is TextOrJson.json:
+        from tenant_migrator.report import outcomes
+
+        sys.stdout.write(outcomes.render_rollback(outcome, where, would_refuse=would_refuse))
+    else:
+        report.render_rollback(outcome, render.stdout())
+        if would_refuse:
+            render.notice(
+                f"the rollback of run {run_id} would refuse: rows changed since (see above); "
+                "--force restores over them"
+            )
+    if would_refuse:
+        raise typer.Exit(1)
 
 
 @runs_app.command("audit")
@@ -115,9 +148,19 @@ def export(
     tenant: Annotated[str, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
+        typer.Option(
+            "--output", help="Write to FILE instead of stdout ('-': stdout).", dir_okay=False
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+    output_format: Annotated[
+        TextOrJson,
+        typer.Option(
+            "--format",
+            help="text (the client.yaml) or json (metadata: tenant, file, warnings, and the "
+            "YAML when no --output is given).",
+        ),
+    ] = TextOrJson.text,
 ) -> None:
     """Print a tenant from the database as client.yaml (the way back to YAML mode).
 
@@ -132,9 +175,14 @@ def export(
     exported = exporting.export_tenant(tenant, snapshot)
     for warning in exported.warnings:
         render.notice(f"warning: {warning}")
-    if output is None:
-        sys.stdout.write(exported.text)
+    to_file = output is not None and str(output) != "-"
+    if not to_file:
+        if output_format is TextOrJson.json:
+            sys.stdout.write(_export_json(tenant, None, exported))
+        else:
+            sys.stdout.write(exported.text)
         return
+    assert output is not None
     if output.exists() and not force:
         raise MigratorError(
             f"{output} already exists; pass --force to replace it (the current file may hold "
@@ -142,3 +190,25 @@ def export(
         )
     render.write_report(output, lambda out: out.write(exported.text))
     render.notice(f"wrote {tenant} to {output}")
+    if output_format is TextOrJson.json:
+        sys.stdout.write(_export_json(tenant, output, exported))
+
+
+def _export_json(tenant: str, output: Path | None, exported: object) -> str:
+    """export --format json: what was exported, where, and why it may not round-trip."""
+    import json
+
+    return (
+        json.dumps(
+            {
+                "format_version": 1,
+                "tenant": tenant,
+                "file": str(output) if output is not None else None,
+                "warnings": list(getattr(exported, "warnings", ())),
+                "yaml": None if output is not None else getattr(exported, "text", None),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    )
