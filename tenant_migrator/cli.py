@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tenant_migrator import cli_migrate, cli_runs
+from tenant_migrator import cli_migrate, cli_runs, cli_write
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import GlobalOptions, settings_of
 from tenant_migrator.errors import MigratorError
@@ -387,33 +387,21 @@ def plan(
     Exit 0 on success (with --detailed-exitcode: 0 nothing to do, 2 changes
     pending), 1 on errors (an invalid or blocked tenant), 2 on usage errors.
     """
-    from tenant_migrator import destination, pipeline, reviewed_plan, streaming
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    output = _output_file(output, force)
+    output = cli_write.output_file(output, force)
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
 
-    def review() -> dict:
-        where = destination.resolve(settings)
-        return reviewed_plan.review_json(the_plan, settings, where, only)
-
+    review = lambda: cli_write.review_of(the_plan, settings, only)  # noqa: E731
     _emit_plan(the_plan, output_format, output, settings.project_dir, review)
     if the_plan.has_errors:
         raise typer.Exit(1)
     raise typer.Exit(2 if detailed_exitcode and the_plan.has_changes else 0)
-
-
-def _output_file(output: Path | None, force: bool) -> Path | None:
-    """``--output``: None for stdout ('-'); an existing file refused unless ``force``."""
-    if output is None or str(output) == "-":
-        return None
-    if output.exists() and not force:
-        raise MigratorError(f"{output} already exists; pass --force to replace it")
-    return output
 
 
 _DryRun = Annotated[
@@ -457,30 +445,6 @@ _SecretsOut = Annotated[
 ]
 
 
-_Yes = Annotated[
-    bool,
-    typer.Option(
-        "--yes",
-        "-y",
-        help="Do not ask before writing (on a terminal, writing to a database other than "
-        "the embedded one asks [y/N] first).",
-    ),
-]
-
-
-class WriteFormat(StrEnum):
-    """``--format`` of import and sync: the text report, or the JSON outcome."""
-
-    text = "text"
-    json = "json"
-
-
-_WriteFormat = Annotated[
-    WriteFormat,
-    typer.Option("--format", help="text (tenants written, then a summary) or json (stable keys)."),
-]
-
-
 def _check_secrets_out(path: Path | None, force: bool) -> None:
     if path is not None:
         from tenant_migrator.secretrefs import refuse_existing
@@ -521,19 +485,11 @@ def _report_import(
     outcome: ImportOutcome,
     secrets_out: Path | None,
     force: bool,
-    output_format: WriteFormat = WriteFormat.text,
+    output_format: cli_write.WriteFormat = cli_write.WriteFormat.text,
     where: object = None,
     command: str = "import",
 ) -> None:
-    from tenant_migrator import render
-    from tenant_migrator.report import plan as report
-
-    if output_format is WriteFormat.json:
-        from tenant_migrator.report import outcomes
-
-        sys.stdout.write(outcomes.render_import(outcome, command, where))
-    else:
-        report.render_import(outcome, render.stdout())
+    cli_write.render_outcome(outcome, output_format, where, command)
     if secrets_out is not None:
         _write_secrets(secrets_out, outcome.extracted, force)
 
@@ -554,19 +510,9 @@ def import_(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
-    reviewed: Annotated[
-        Path | None,
-        typer.Option(
-            "--plan",
-            metavar="FILE",
-            help="Apply the reviewed plan FILE (from `plan --format json --output FILE`): "
-            "exactly its changes, or nothing when a client file, a planned row or the "
-            "tool's version changed since.",
-            dir_okay=False,
-        ),
-    ] = None,
-    yes: _Yes = False,
-    output_format: _WriteFormat = WriteFormat.text,
+    reviewed: cli_write.PlanFile = None,
+    yes: cli_write.Yes = False,
+    output_format: cli_write.WriteFormatOption = cli_write.WriteFormat.text,
 ) -> None:
     """Bulk import: migrate, plan, then write every change in one transaction.
 
@@ -577,7 +523,7 @@ def import_(
     Exit 0 on success, 1 when nothing was written because of an error or when
     --skip-invalid skipped a tenant, 2 on usage errors.
     """
-    from tenant_migrator import cli_write, pipeline, streaming
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -587,28 +533,17 @@ def import_(
             _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
     _check_secrets_out(secrets_out, force)
     where = cli_write.target(settings)
-    review = None
-    if reviewed is not None:
-        review, selection = cli_write.reviewed(
-            reviewed,
-            settings,
-            where,
-            yes=yes,
-            tenants=tenants,
-            force=force,
-            skip_invalid=skip_invalid,
-        )
-        only = list(selection) if selection is not None else None
-    elif cli_write.asks(where, yes):
-        review = cli_write.confirmed_plan(
-            settings,
-            where,
-            lambda: pipeline.stream_tenants(settings, only),
-            only,
-            force=force,
-            command="import",
-            phases=_phases,
-        )
+    review, only = cli_write.before_import(
+        settings,
+        where,
+        reviewed,
+        lambda names: pipeline.stream_tenants(settings, names),
+        only,
+        yes=yes,
+        force=force,
+        skip_invalid=skip_invalid,
+        phases=_phases,
+    )
     options = streaming.ImportOptions(
         migrate=not no_migrate,
         skip_invalid=skip_invalid,
@@ -634,8 +569,8 @@ def sync(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
-    yes: _Yes = False,
-    output_format: _WriteFormat = WriteFormat.text,
+    yes: cli_write.Yes = False,
+    output_format: cli_write.WriteFormatOption = cli_write.WriteFormat.text,
 ) -> None:
     """Re-import one tenant in its own transaction.
 
@@ -643,7 +578,7 @@ def sync(
     history record as `import`. Refuses a tenant edited in the database since our
     last import unless --force. Exit 0 on success, 1 on errors, 2 on usage errors.
     """
-    from tenant_migrator import cli_write, pipeline, streaming
+    from tenant_migrator import pipeline, streaming
 
     _bulk_mode()
     settings = _settings(ctx)
@@ -656,11 +591,18 @@ def sync(
             _dry_run(settings, stream(), [tenant], force, phase)
     _check_secrets_out(secrets_out, force)
     where = cli_write.target(settings)
-    review = None
-    if cli_write.asks(where, yes):
-        review = cli_write.confirmed_plan(
-            settings, where, stream, [tenant], force=force, command="sync", phases=_phases
-        )
+    review, _ = cli_write.before_import(
+        settings,
+        where,
+        None,
+        lambda _: stream(),
+        [tenant],
+        yes=yes,
+        force=force,
+        skip_invalid=False,
+        phases=_phases,
+        command="sync",
+    )
     options = streaming.ImportOptions(
         migrate=not no_migrate,
         force=force,

@@ -10,19 +10,77 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from tenant_migrator import confirm, reviewed_plan
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.errors import UsageError
+from tenant_migrator.errors import MigratorError, UsageError
 
 if TYPE_CHECKING:
     from tenant_migrator.destination import Destination
     from tenant_migrator.pipeline import TenantStream
+    from tenant_migrator.planning import Plan
     from tenant_migrator.settings import Settings
+    from tenant_migrator.streaming import ImportOutcome
 
 Phases = Callable[[str], AbstractContextManager[Callable[[str], None]]]
+
+
+Yes = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Do not ask before writing (on a terminal, writing to a database other than "
+        "the embedded one asks [y/N] first).",
+    ),
+]
+
+
+class WriteFormat(StrEnum):
+    """``--format`` of import and sync: the text report, or the JSON outcome."""
+
+    text = "text"
+    json = "json"
+
+
+WriteFormatOption = Annotated[
+    WriteFormat,
+    typer.Option("--format", help="text (tenants written, then a summary) or json (stable keys)."),
+]
+
+
+PlanFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan",
+        metavar="FILE",
+        help="Apply the reviewed plan FILE (from `plan --format json --output FILE`): "
+        "exactly its changes, or nothing when a client file, a planned row or the "
+        "tool's version changed since.",
+        dir_okay=False,
+    ),
+]
+
+
+def review_of(plan: Plan, settings: Settings, only: Sequence[str] | None) -> dict:
+    """The plan JSON's ``review`` key (see reviewed_plan)."""
+    from tenant_migrator import destination
+
+    return reviewed_plan.review_json(plan, settings, destination.resolve(settings), only)
+
+
+def output_file(output: Path | None, force: bool) -> Path | None:
+    """``--output``: None for stdout ('-'); an existing file refused unless ``force``."""
+    if output is None or str(output) == "-":
+        return None
+    if output.exists() and not force:
+        raise MigratorError(f"{output} already exists; pass --force to replace it")
+    return output
 
 
 def target(settings: Settings) -> Destination:
@@ -60,6 +118,48 @@ def confirmed_plan(
     return reviewed_plan.Verifier(confirmed, settings)
 
 
+def before_import(
+    settings: Settings,
+    where: Destination,
+    plan_file: Path | None,
+    stream: Callable[[Sequence[str] | None], TenantStream],
+    only: Sequence[str] | None,
+    *,
+    yes: bool,
+    force: bool,
+    skip_invalid: bool,
+    phases: Phases,
+    command: str = "import",
+) -> tuple[reviewed_plan.Verifier | None, list[str] | None]:
+    """What ``import`` checks before it writes, and the tenants it then imports:
+    the reviewed plan's (``--plan``), or the plan just confirmed (on a terminal), or
+    nothing to check."""
+    if plan_file is not None:
+        review, selection = reviewed(
+            plan_file,
+            settings,
+            where,
+            yes=yes,
+            tenants=only,
+            force=force,
+            skip_invalid=skip_invalid,
+        )
+        return review, list(selection) if selection is not None else None
+    names = list(only) if only is not None else None
+    if not asks(where, yes):
+        return None, names
+    review = confirmed_plan(
+        settings,
+        where,
+        lambda: stream(names),
+        names,
+        force=force,
+        command=command,
+        phases=phases,
+    )
+    return review, names
+
+
 def reviewed(
     path: Path,
     settings: Settings,
@@ -91,3 +191,20 @@ def reviewed(
     if asks(where, yes) and (plan.writes or plan.pending_migrations):
         confirm.ask(confirm.reviewed_lines(plan), where)
     return reviewed_plan.Verifier(plan, settings), plan.selection
+
+
+def render_outcome(
+    outcome: ImportOutcome, output_format: WriteFormat, where: object, command: str
+) -> None:
+    """What an import or sync wrote: the text report, or its JSON (``--format json``)."""
+    import sys
+
+    if output_format is WriteFormat.json:
+        from tenant_migrator.report import outcomes
+
+        sys.stdout.write(outcomes.render_import(outcome, command, where))  # type: ignore[arg-type]
+        return
+    from tenant_migrator import render
+    from tenant_migrator.report import plan as report
+
+    report.render_import(outcome, render.stdout())
