@@ -18,7 +18,7 @@ import typer
 from tenant_migrator import cli_migrate, cli_runs, cli_write
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import GlobalOptions, settings_of
-from tenant_migrator.errors import MigratorError
+from tenant_migrator.errors import MigratorError, UsageError
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
 
 if TYPE_CHECKING:
@@ -528,6 +528,10 @@ def import_(
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
+    if dry_run and reviewed is not None:
+        raise UsageError(
+            "--plan and --dry-run do not go together: the reviewed plan is the dry run"
+        )
     if dry_run:
         with _phases("loading client files") as phase:
             _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)

@@ -107,6 +107,11 @@ def ask(
         answer = (read or sys.stdin.readline)()
     except (EOFError, OSError):
         answer = ""
+    except KeyboardInterrupt:
+        from tenant_migrator import interruption
+
+        out.write("\n")
+        raise interruption.interrupted() from None
     if not accepted(answer):
         raise Declined("not confirmed; nothing was written")
 

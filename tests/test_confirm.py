@@ -139,3 +139,14 @@ def test_a_file_that_is_not_a_reviewed_plan_is_a_usage_error(tmp_path: Path):
         reviewed_plan.load(tmp_path / "p.json")
     with pytest.raises(UsageError, match="cannot read the plan file"):
         reviewed_plan.load(tmp_path / "missing.json")
+
+
+def test_ctrl_c_at_the_question_is_an_interruption_that_wrote_nothing():
+    from tenant_migrator.interruption import Interrupted
+
+    def interrupt() -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match="interrupted; nothing was written") as err:
+        confirm.ask(["x"], REMOTE, read=interrupt, out=io.StringIO())
+    assert err.value.exit_code == 130
