@@ -207,6 +207,7 @@ def validate(
     from tenant_migrator.targets import load_targets
 
     settings = _settings(ctx)
+    _check_secrets_out(secrets_out, force)
     result = load_targets(settings, tenants, max_file_bytes=max_file_bytes)
     if output_format is ReportFormat.json:
         sys.stdout.write(report.render_json(result))
@@ -243,6 +244,20 @@ def check_env(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="text or json.")
     ] = OutputFormat.text,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            metavar="FILE",
+            help="Also check a dotenv file (read as python-dotenv reads it); a variable "
+            "set in the environment wins over the file, as with load_dotenv.",
+            dir_okay=False,
+        ),
+    ] = None,
+    env_file_only: Annotated[
+        bool,
+        typer.Option("--env-file-only", help="Check the --env-file alone, not the environment."),
+    ] = False,
 ) -> None:
     """List ${ENV} references whose variables are unset here (never prints values).
 
@@ -250,12 +265,18 @@ def check_env(
     or when a client file is invalid, 2 on usage errors.
     """
     from tenant_migrator import render
+    from tenant_migrator.errors import UsageError
     from tenant_migrator.pipeline import load_tenants
     from tenant_migrator.report import validation as report
     from tenant_migrator.secretrefs import check_environment
+    from tenant_migrator.secretrefs.envcheck import environment
 
-    result = load_tenants(_settings(ctx), tenants)
-    variables = check_environment(result.results)
+    if env_file_only and env_file is None:
+        raise UsageError("--env-file-only needs --env-file FILE")
+    settings = _settings(ctx)
+    env = environment(env_file, env_file_only=env_file_only)  # a bad file: before loading
+    result = load_tenants(settings, tenants)
+    variables = check_environment(result.results, env)
     if output_format is OutputFormat.json:
         sys.stdout.write(report.render_env_json(variables, result))
     else:
@@ -446,10 +467,12 @@ _SecretsOut = Annotated[
 
 
 def _check_secrets_out(path: Path | None, force: bool) -> None:
+    # Before anything is read, migrated or written: a file that cannot be written
+    # must not be found out after the commit.
     if path is not None:
-        from tenant_migrator.secretrefs import refuse_existing
+        from tenant_migrator.secretrefs import check_target
 
-        refuse_existing(path, force=force)
+        check_target(path, force=force)
 
 
 def _dry_run(

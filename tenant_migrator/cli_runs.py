@@ -145,14 +145,31 @@ def audit(
 @runs_app.command("export")
 def export(
     ctx: typer.Context,
-    tenant: Annotated[str, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")],
+    tenant: Annotated[
+        str | None, typer.Argument(metavar="TENANT", help="The tenant id (the row's id).")
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
             "--output", help="Write to FILE instead of stdout ('-': stdout).", dir_okay=False
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+    all_tenants: Annotated[
+        bool, typer.Option("--all", help="Every tenant, into --dir DIR/<tenant>/client.yaml.")
+    ] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            metavar="DIR",
+            help="With --all: the directory to write into (e.g. clients); an existing "
+            "client.yaml is edited in place, keeping its comments, order and quoting.",
+            file_okay=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace FILE, or update files in DIR, if they exist.")
+    ] = False,
     output_format: Annotated[
         TextOrJson,
         typer.Option(
@@ -165,12 +182,24 @@ def export(
     """Print a tenant from the database as client.yaml (the way back to YAML mode).
 
     Columns go back into the `client` section, tenant_config as is, ${ENV}
-    references unresolved: importing the output again changes nothing. Exit 0,
-    1 on errors, 2 for an unknown tenant.
+    references unresolved: importing the output again changes nothing. With --all
+    --dir DIR, every tenant into DIR/<tenant>/client.yaml, changing in an existing
+    file only the values that differ. Exit 0, 1 on errors or when a file exists
+    (without --force), 2 for an unknown tenant or bad options.
     """
     from tenant_migrator import export as exporting
     from tenant_migrator import render, store
+    from tenant_migrator.errors import UsageError
 
+    if all_tenants or directory is not None:
+        if tenant is not None or output is not None or not (all_tenants and directory):
+            raise UsageError("use either TENANT [--output FILE] or --all --dir DIR")
+        if output_format is TextOrJson.json:
+            raise UsageError("--format json describes one TENANT's export, not --all")
+        _export_all(ctx, directory, force)
+        return
+    if tenant is None:
+        raise UsageError("name a TENANT to export, or use --all --dir DIR")
     snapshot = _run(store.read_snapshot(_settings(ctx), tenant))
     exported = exporting.export_tenant(tenant, snapshot)
     for warning in exported.warnings:
@@ -211,4 +240,33 @@ def _export_json(tenant: str, output: Path | None, exported: object) -> str:
             indent=2,
         )
         + "\n"
+    )
+
+
+def _export_all(ctx: typer.Context, directory: Path, force: bool) -> None:
+    from tenant_migrator import export_files, render, validation
+
+    settings = _settings(ctx)
+    rules = validation.compiled_schema(settings.schema_path).secret_rules
+    snapshots = _run(export_files.read_snapshots(settings))
+    exports = export_files.export_files(directory, snapshots, rules)
+    changed = [e for e in exports if e.action == export_files.UPDATED]
+    if changed and not force:
+        names = ", ".join(str(e.path) for e in changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise MigratorError(
+            f"{len(changed)} existing file(s) would change ({names}); nothing was written. Pass "
+            "--force to update them in place (only the values that differ change; a literal "
+            "secret such a file holds becomes its ${ENV} reference: save them with "
+            "--secrets-out first)"
+        )
+    export_files.write_files(exports)
+    for item in exports:
+        for warning in item.warnings:
+            render.notice(f"warning: {item.tenant_id}: {warning}")
+        if item.action != export_files.UNCHANGED:
+            render.notice(f"{item.action}  {item.path}")
+    counts = {a: sum(e.action == a for e in exports) for a in ("created", "updated", "unchanged")}
+    render.notice(
+        f"exported {len(exports)} tenant(s) into {directory}: "
+        + ", ".join(f"{n} {a}" for a, n in counts.items())
     )

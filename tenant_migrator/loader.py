@@ -25,9 +25,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tenant_migrator.errors import ClientFileError
-from tenant_migrator.problems import Problem, Severity, escape, unescape
+from tenant_migrator.problems import Problem, Severity
 from tenant_migrator.secretrefs import shown_key
 from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES
+from tenant_migrator.yamlnodes import all_nodes, children, node_paths, walk
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -41,6 +42,9 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 # A real client.yaml has a few hundred nodes; an anchor/alias document expanding to
 # more than this is an attack ("billion laughs") or a mistake either way.
 MAX_ALIAS_EXPANSION = 100_000
+
+_NUL_ESCAPES = (b"\\0", b"\\x00", b"\\u0000", b"\\U00000000")
+_NUL_ADVICE = "store (neither in a column nor in jsonb); remove it"
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -77,7 +81,7 @@ class LoadedDocument:
         With ``key=True`` the position of the mapping key itself (where an unknown
         key is written). Falls back to the deepest existing ancestor.
         """
-        node, key_node = _walk(self.root, pointer)
+        node, key_node = walk(self.root, pointer)
         mark = (key_node if key and key_node is not None else node).start_mark
         return mark.line + 1, mark.column + 1
 
@@ -217,6 +221,9 @@ class _Loader(_BaseLoader):
         # Cheap byte checks decide whether the costlier walks can matter at all.
         self._may_alias = b"*" in data
         self._may_merge = b"<<" in data or b"merge" in data
+        # A NUL comes only from a double-quoted escape (the reader refuses the byte).
+        # One memchr for a backslash first: the escapes' own scans cost ~50 µs a file.
+        self._may_nul = b"\\" in data and any(escape in data for escape in _NUL_ESCAPES)
         self._merged: dict[Node, int] = {}
         self._resolved: list[Problem] | None = None
 
@@ -225,12 +232,22 @@ class _Loader(_BaseLoader):
         self.root = node
         if node is None:
             return None
+        if self._may_nul:
+            self._find_nul(node)
         if self._may_alias:
             _check_expansion(node, self.path)
             return self.construct_document(node)
         # No alias: the graph is a tree, so each node is built once and nothing needs
         # construct_object's bookkeeping (its cache and recursion guards).
         return self._construct(node)
+
+    def _find_nul(self, root: Node) -> None:
+        keys = {id(k) for n in all_nodes(root) if isinstance(n, MappingNode) for k, _ in n.value}
+        for node in all_nodes(root):
+            if isinstance(node, ScalarNode) and "\x00" in node.value:
+                what = "key" if id(node) in keys else "string"
+                message = f"this {what} contains the NUL character (\\0), which PostgreSQL cannot "
+                self.found.append((node, message + _NUL_ADVICE, Severity.ERROR, what == "key"))
 
     def _construct(self, node: Node, deep: bool = True) -> Any:
         """``construct_object(node, deep)``. In an alias-free document, where no node
@@ -399,7 +416,7 @@ class _Loader(_BaseLoader):
     def resolve_found(self) -> list[Problem]:
         """The collected problems with JSON paths (one walk of the graph, only now)."""
         if self._resolved is None:
-            paths = _node_paths(self.root) if self.root is not None else {}
+            paths = node_paths(self.root) if self.root is not None else {}
             problems = []
             for node, message, severity, _is_key in self.found:
                 mark = node.start_mark
@@ -485,7 +502,7 @@ def _check_expansion(root: Node, path: Path) -> None:
         ident = id(node)
         if children_done:
             on_path.discard(ident)
-            total = 1 + sum(size[id(child)] for child in _children(node))
+            total = 1 + sum(size[id(child)] for child in children(node))
             if total > MAX_ALIAS_EXPANSION:
                 raise _fail(
                     path,
@@ -507,59 +524,7 @@ def _check_expansion(root: Node, path: Path) -> None:
         on_path.add(ident)
         stack.append((node, True))
         # A child still on the path is pushed anyway: popping it reports the recursion.
-        stack.extend((child, False) for child in _children(node) if id(child) not in size)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return node.value
-    if isinstance(node, MappingNode):
-        return [n for pair in node.value for n in pair]
-    return []
-
-
-def _walk(root: Node, pointer: str) -> tuple[Node, Node | None]:
-    """Follow an RFC 6901 pointer through the node graph: (value node, its key node)."""
-    node, key_node = root, None
-    if not pointer:
-        return node, None
-    for raw in pointer.split("/")[1:]:
-        segment = unescape(raw) if "~" in raw else raw
-        if isinstance(node, MappingNode):
-            # The last matching pair wins, as in the constructed mapping.
-            for k, v in reversed(node.value):
-                if k.value == segment and isinstance(k, ScalarNode):
-                    key_node, node = k, v
-                    break
-            else:
-                return node, key_node
-        elif (
-            isinstance(node, SequenceNode) and segment.isdigit() and int(segment) < len(node.value)
-        ):
-            key_node, node = None, node.value[int(segment)]
-        else:
-            return node, key_node
-    return node, key_node
-
-
-def _node_paths(root: Node) -> dict[Node, str]:
-    """RFC 6901 pointer of every node (keys get their mapping's pointer + key)."""
-    paths: dict[Node, str] = {}
-    stack: list[tuple[Node, str]] = [(root, "")]
-    while stack:
-        node, pointer = stack.pop()
-        if node in paths:
-            continue
-        paths[node] = pointer
-        if isinstance(node, MappingNode):
-            for k, v in node.value:
-                child = pointer + "/" + escape(k.value if isinstance(k, ScalarNode) else "?")
-                paths.setdefault(k, child)
-                stack.append((v, child))
-        elif isinstance(node, SequenceNode):
-            for index, v in enumerate(node.value):
-                stack.append((v, f"{pointer}/{index}"))
-    return paths
+        stack.extend((child, False) for child in children(node) if id(child) not in size)
 
 
 def _node_kind(node: Node) -> str:

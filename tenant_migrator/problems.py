@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ class Problem:
     """One thing wrong (or worth saying) about one client file.
 
     ``json_path`` is an RFC 6901 pointer into the document (``/email/smtp/port``),
-    ``""`` for the whole document. ``line``/``column`` are 1-based, None when unknown.
+    ``""`` for the whole document; a key shaped like a secret (or over 60 characters)
+    is ``(key not shown)`` in it. ``line``/``column`` are 1-based, None when unknown.
     ``message`` never contains a secret value.
     """
 
@@ -31,6 +33,14 @@ class Problem:
     line: int | None = None
     column: int | None = None
     severity: Severity = Severity.ERROR
+
+    def __post_init__(self) -> None:
+        # The one place every problem passes: a key pasted from a secret never
+        # shows in a path, whichever report prints it (the messages hide it too).
+        if self.json_path:
+            masked = _masked(self.json_path)
+            if masked != self.json_path:
+                object.__setattr__(self, "json_path", masked)
 
     @property
     def is_error(self) -> bool:
@@ -67,6 +77,26 @@ def problem_order(problem: Problem) -> tuple[int, int, str]:
 def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     """In the order they appear in the file."""
     return tuple(sorted(problems, key=problem_order))
+
+
+# A path segment for a key not shown: shaped like a secret, or longer than 60 characters.
+HIDDEN_KEY = "(key not shown)"
+
+
+@lru_cache(maxsize=8192)
+def _masked(pointer: str) -> str:
+    # Cached whole: the same paths (/client/currency) recur in every tenant's problems.
+    return "/".join(map(_shown_token, pointer.split("/")))
+
+
+@lru_cache(maxsize=4096)
+def _shown_token(token: str) -> str:
+    if not token:
+        return token
+    # Lazy: the secrets package imports this module.
+    from tenant_migrator.secretrefs.shapes import shown_key
+
+    return HIDDEN_KEY if shown_key(unescape(token), HIDDEN_KEY) == HIDDEN_KEY else token
 
 
 # --- RFC 6901 JSON pointers -------------------------------------------------------------

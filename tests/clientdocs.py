@@ -114,4 +114,9 @@ BAD_INPUTS = [
     ("bad-utf8", b"client:\n  name: caf\xe9 bar\n", 2, 12, "not valid UTF-8"),
     ("utf16", "\ufeffclient: x\n".encode("utf-16"), 1, 1, "not valid UTF-8"),
     ("too-deep-flow", b"a: " + b"[" * 2000 + b"]" * 2000 + b"\n", 1, None, "nesting depth"),
+    # A NUL (only an escape can write one) fits no column and no jsonb value.
+    ("nul-column", b'client:\n  id: x\n  name: "Ac\\0me"\n', 3, 9, "contains the NUL character"),
+    ("nul-key", b'email:\n  "ke\\x00y": x\n', 2, 3, "this key contains the NUL"),
+    ("nul-list-item", b'a: [ok, "b\\u0000"]\n', 1, 9, "this string contains the NUL"),
+    ("nul-long-escape", b'a:\n  b: "\\U00000000"\n', 2, 6, "contains the NUL character"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import tracemalloc
 from pathlib import Path
@@ -163,7 +164,10 @@ def test_pure_python_fallback_has_the_same_rules(monkeypatch):
 
 # --- property-based -------------------------------------------------------------------
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+# No NUL: a document holding one is an error (test_a_nul_anywhere_is_an_error_at_its_place).
+_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
 _scalars = (
     _text
     | st.integers(min_value=-(2**63), max_value=2**63)
@@ -251,3 +255,54 @@ _yamlish = st.lists(
 def test_random_yaml_like_text_raises_nothing_but_the_tools_own_error(text):
     with contextlib.suppress(MigratorError):
         loader.load_bytes(text.encode("utf-8"), Path("f.yaml"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(document=st.dictionaries(_text, _json, min_size=1, max_size=4), data=st.data())
+def test_a_nul_anywhere_is_an_error_at_its_place(document, data):
+    """Wherever a NUL goes (a column-backed field, a JSONB value, a key, a list item),
+    the loader refuses the file at that string's line and column, as PostgreSQL
+    would refuse the write."""
+    paths = list(_string_paths(document))
+    pointer, is_key = data.draw(st.sampled_from([("/nul", True), *paths]))
+    poisoned = _poison(document, pointer, is_key)
+    text = yaml.safe_dump(poisoned, sort_keys=False)
+    with pytest.raises(ClientFileError) as caught:
+        loader.load_bytes(text.encode("utf-8"), Path("f.yaml"))
+    (problem,) = [p for p in caught.value.problems if "NUL" in p.message]
+    where = "key" if is_key else "string"
+    assert f"this {where} contains the NUL character" in problem.message
+    assert problem.line is not None and problem.column is not None
+    assert problem.json_path.replace("\x00", "") == pointer.replace("\x00", "")
+
+
+def _string_paths(value, pointer=""):
+    if isinstance(value, str):
+        yield pointer, False
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            here = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+            yield here, True
+            yield from _string_paths(child, here)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _string_paths(child, f"{pointer}/{index}")
+
+
+def _poison(document, pointer, is_key):
+    """``document`` with a NUL added to the string (or key) at ``pointer``."""
+    if pointer == "/nul":
+        return {**document, "n\x00ul": 1}
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    document = copy.deepcopy(document)
+    parent = document
+    for part in parts[:-1]:
+        parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+    last = parts[-1]
+    if is_key:
+        parent[last + "\x00"] = parent.pop(last)
+    elif isinstance(parent, list):
+        parent[int(last)] += "\x00"
+    else:
+        parent[last] += "\x00"
+    return document

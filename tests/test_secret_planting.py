@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 from clientdocs import dump, make_project, valid_document
+from dotenv import dotenv_values
 
 from tenant_migrator.pipeline import load_tenants
-from tenant_migrator.secretrefs import dotenv_unquote
 from tenant_migrator.settings import Settings
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiYW5vbiIsImZha2UiOnRydWV9.ZmFrZS1zaWc"
@@ -216,12 +216,7 @@ def test_planted_secrets_never_reach_records_or_output(tmp_path, run_cli):
 
     # Nothing lost: every valid tenant's literal is in the 0600 secrets file.
     written = secrets_file.read_text()
-    parsed = dict(
-        (name, dotenv_unquote(raw))
-        for name, _, raw in (
-            line.partition("=") for line in written.splitlines() if not line.startswith("#")
-        )
-    )
+    parsed = dotenv_values(secrets_file)
     for literal, (_tenant, _path, env_var) in PLANTED.items():
         assert literal in parsed[env_var]
     for literal in INVALID_ONLY:

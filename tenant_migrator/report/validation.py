@@ -321,12 +321,17 @@ def render_env_text(
         show_edge=False,
         pad_edge=False,
     )
+    # With --env-file, say where each value was found (never the value).
+    sourced = any(v.source == "env-file" for v in variables)
     table.add_column("variable", no_wrap=True)
     table.add_column("status", no_wrap=True)
+    if sourced:
+        table.add_column("from", no_wrap=True)
     table.add_column("tenants")
     for v in variables:
         tenants = ", ".join(v.tenants) if len(v.tenants) <= 4 else f"{len(v.tenants)} tenants"
-        table.add_row(v.name, _STATUS_TEXT[v.status], tenants)
+        where = [v.source or "—"] if sourced else []
+        table.add_row(v.name, _STATUS_TEXT[v.status], *where, tenants)
     console.print(table)
     invalid = load_result.invalid
     if invalid:

@@ -22,9 +22,9 @@ and, from there, only into ``write_secrets_file``.
 
 from tenant_migrator.secretrefs.dotenv import (
     SecretsFileError,
+    check_target,
     collect_literals,
     dotenv_quote,
-    dotenv_unquote,
     refuse_existing,
     write_secrets_file,
 )
@@ -88,9 +88,9 @@ __all__ = [
     "SecretsFileError",
     "SharedSecrets",
     "check_environment",
+    "check_target",
     "collect_literals",
     "dotenv_quote",
-    "dotenv_unquote",
     "env_name_for_path",
     "env_prefix",
     "extract",

@@ -1,7 +1,28 @@
-"""``--secrets-out FILE``: the extracted literals as dotenv ``NAME=value`` lines.
+r"""``--secrets-out FILE``: the extracted literals as dotenv ``NAME=value`` lines.
 
 The only place a literal secret leaves the process. The file is private from its
 first byte (mode 0600, ``O_CREAT|O_EXCL``, never through a symlink).
+
+One quoting is read back identically by the three readers the file is meant for:
+python-dotenv (``dotenv_values``/``load_dotenv``), and ``set -a; . FILE`` in sh
+(dash) and bash (held by tests/test_dotenv_readers.py). Measured, not assumed:
+
+- python-dotenv expands ``${NAME}`` (not ``$NAME``) in *every* value, single-quoted
+  ones too, after decoding escapes, and reads the file in text mode, so a raw
+  carriage return becomes a newline;
+- in single quotes it decodes ``\\`` and ``\'``; sh takes single quotes literally
+  and has no escape inside them at all;
+- in double quotes both read ``\\`` as ``\`` and ``\"`` as ``"``, and a raw newline
+  as itself; sh also expands ``$`` and backticks there, python-dotenv does not
+  (and keeps a backslash before them).
+
+So a value that is not a plain word is double-quoted, ``\`` and ``"`` escaped,
+newlines raw, and each ``$`` and backtick is written as a reference to a helper
+variable the file defines first (``TENANT_MIGRATOR_DOLLAR='$'``, ``…_BACKTICK``),
+which all three expand to the character. A carriage return has no spelling both
+python-dotenv and sh read (dotenv only knows the escape ``\r``, sh only the raw
+byte), and a NUL cannot be in any environment: such a value is refused, naming its
+tenant and path.
 """
 
 from __future__ import annotations
@@ -13,12 +34,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tenant_migrator.errors import MigratorError
+from tenant_migrator.errors import MigratorError, UsageError
 from tenant_migrator.secretrefs.model import KEPT
 
 
 class SecretsFileError(MigratorError):
     """The secrets file could not be written (exists, conflicting values, I/O)."""
+
+
+# The helper variables a value's ``$`` and backticks refer to (defined only when used).
+DOLLAR_VAR = "TENANT_MIGRATOR_DOLLAR"
+BACKTICK_VAR = "TENANT_MIGRATOR_BACKTICK"
+_HELPERS = {"$": DOLLAR_VAR, "`": BACKTICK_VAR}
+_UNWRITABLE = {
+    "\r": "a carriage return (\\r), which python-dotenv and sh cannot both read back",
+    "\x00": "a NUL character, which no environment variable can hold",
+}
 
 
 def collect_literals(items: Iterable[Any]) -> dict[str, str]:
@@ -27,9 +58,14 @@ def collect_literals(items: Iterable[Any]) -> dict[str, str]:
     The same variable with two different literals cannot be written to one file:
     that raises (naming the variable and tenants, never the values).
     """
+    return _collect(items)[0]
+
+
+def _collect(items: Iterable[Any]) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]]]:
+    """The literals, and for each variable where it came from (tenant, JSON path)."""
     values: dict[str, str] = {}
-    owners: dict[str, set[str]] = {}
-    conflicts: dict[str, set[str]] = {}
+    sources: dict[str, list[tuple[str, str]]] = {}
+    conflicts: set[str] = set()
     for item in items:
         refs = getattr(item, "secrets", None)
         # A TenantResult's tenant_id, or a TenantPlan's id.
@@ -38,23 +74,44 @@ def collect_literals(items: Iterable[Any]) -> dict[str, str]:
             if ref.literal is None or ref.action == KEPT:
                 continue
             previous = values.setdefault(ref.env_var, ref.literal)
-            owners.setdefault(ref.env_var, set()).add(tenant or ref.json_path)
+            sources.setdefault(ref.env_var, []).append((tenant or "", ref.json_path))
             if previous != ref.literal:
-                conflicts[ref.env_var] = owners[ref.env_var]
+                conflicts.add(ref.env_var)
     if conflicts:
         detail = "; ".join(
-            f"{name} (from {', '.join(sorted(who))})" for name, who in sorted(conflicts.items())
+            f"{name} (from {', '.join(sorted({t or p for t, p in sources[name]}))})"
+            for name in sorted(conflicts)
         )
         raise SecretsFileError(
             f"different literal values for the same variable: {detail}. One environment "
             "variable cannot hold both; make the files agree or reference per-tenant variables"
         )
-    return values
+    return values, sources
+
+
+def check_target(path: Path | str, *, force: bool) -> None:
+    """Refuse a secrets file that could not be written, before any work: commands
+    call this first, so a run fails at once rather than after its commit.
+
+    An existing file (unless ``force``) is refused as ``SecretsFileError`` (exit 1); a
+    path whose directory is missing, not a directory or not writable, or that is a
+    directory itself, is a usage error (exit 2)."""
+    target = Path(path)
+    parent = target.parent
+    problem = None
+    if target.is_dir():
+        problem = "is a directory; give a file name"
+    elif not parent.is_dir():
+        problem = f"cannot be created: the directory {parent} does not exist; create it first"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        problem = f"cannot be created: the directory {parent} is not writable"
+    if problem:
+        raise UsageError(f"--secrets-out {target} {problem}; nothing was done")
+    refuse_existing(target, force=force)
 
 
 def refuse_existing(path: Path | str, *, force: bool) -> None:
-    """Raise if ``path`` exists and ``force`` is not given: commands check this before
-    any work, so a second run fails at once rather than after writing."""
+    """Raise if ``path`` exists and ``force`` is not given."""
     if not force and Path(path).exists():
         raise _exists(Path(path))
 
@@ -71,17 +128,21 @@ def write_secrets_file(path: Path | str, items: Iterable[Any], *, force: bool = 
     ``items``: TenantResults or TenantPlans (their ``secrets``), or SecretReferences. The file is
     created with mode 0600 from the start (never world-readable, not even for a
     moment) and refused if it exists, unless ``force`` — then it is replaced
-    atomically by a new 0600 file. Values that are not plain words are written
-    double-quoted with backslash escapes (``\\\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t``), the
-    syntax python-dotenv and docker compose read.
+    atomically by a new 0600 file. Nothing is written when any value cannot be
+    (see the module docstring): the error names each tenant, path and variable.
     """
     target = Path(path)
-    values = collect_literals(items)
+    values, sources = _collect(items)
+    _refuse_unwritable(values, sources)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     lines = [
         f"# Secrets taken out of client.yaml files by tenant-migrator, {stamp}.",
         "# Keep this file private: load it into the platform's environment, then delete it.",
     ]
+    used = {char for value in values.values() for char in _HELPERS if char in value}
+    if used:
+        lines.append(f"# {' and '.join(_HELPERS[c] for c in sorted(used))}: spell $ and ` below.")
+        lines += [f"{_HELPERS[char]}='{char}'" for char in sorted(used)]
     lines += [f"{name}={dotenv_quote(value)}" for name, value in sorted(values.items())]
     payload = ("\n".join(lines) + "\n").encode("utf-8")
     try:
@@ -96,28 +157,34 @@ def write_secrets_file(path: Path | str, items: Iterable[Any], *, force: bool = 
     return len(values)
 
 
+def _refuse_unwritable(values: dict[str, str], sources: dict[str, list[tuple[str, str]]]) -> None:
+    refused = []
+    for name, value in sorted(values.items()):
+        where = ", ".join(f"{t} {p}" if t else p for t, p in sources[name])
+        if name in _HELPERS.values():
+            refused.append(f"{where} → {name}: the file uses that name itself")
+        for char, why in _UNWRITABLE.items():
+            if char in value:
+                refused.append(f"{where} → {name}: the value holds {why}")
+    if refused:
+        raise SecretsFileError(
+            "cannot write these secrets to a dotenv file (nothing was written): "
+            + "; ".join(refused)
+            + ". Change the secret, or set the variable some other way and reference it"
+        )
+
+
 _PLAIN_VALUE = re.compile(r"\A[A-Za-z0-9_./:@+,=-]*\Z")
+_NEEDS_ESCAPE = re.compile(r'[\\"$`]')
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": f"${{{DOLLAR_VAR}}}", "`": f"${{{BACKTICK_VAR}}}"}
 
 
 def dotenv_quote(value: str) -> str:
+    """The value as written after ``NAME=`` (see the module docstring). A carriage
+    return or NUL has no such spelling: ``write_secrets_file`` refuses those first."""
     if _PLAIN_VALUE.match(value):
         return value
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
-
-
-def dotenv_unquote(text: str) -> str:
-    """Inverse of ``dotenv_quote`` (for tests and tooling)."""
-    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
-        return text
-    mapping = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
-    return re.sub(r"\\(.)", lambda m: mapping.get(m.group(1), "\\" + m.group(1)), text[1:-1])
+    return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], value) + '"'
 
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)

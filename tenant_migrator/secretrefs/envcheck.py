@@ -1,13 +1,26 @@
 """``check-env``: which variables the tenants reference, and whether this environment
-sets them. Never reads or returns a value, only whether there is one."""
+(and/or a dotenv file, ``--env-file``) sets them. Never returns a value, only
+whether there is one and where it came from.
+
+A dotenv file is read with python-dotenv (a runtime dependency for this): the file is
+meant for the platform's environment, and the platform loads such files with
+python-dotenv, so its reading — ``${VAR}`` expansion in every value, its escapes,
+a line it cannot parse skipped with a warning — is the truth about what the
+platform would see. A parser of our own would have to copy those quirks and drift
+from them. Precedence is ``load_dotenv``'s default (``override=False``): a variable
+the environment has, even empty, wins over the file; the file fills in the rest.
+``env_file_only`` checks the file alone (what a fresh machine loading it would see).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from tenant_migrator.errors import UsageError
 from tenant_migrator.secretrefs.model import REMOVED
 from tenant_migrator.secretrefs.runtime import references
 
@@ -27,6 +40,8 @@ class EnvVariable:
     status: str
     required: bool
     uses: tuple[tuple[str, str], ...]  # (tenant id, JSON pointer)
+    # Where the value was found: ENVIRONMENT, ENV_FILE, or None (not found).
+    source: str | None = None
 
     @property
     def tenants(self) -> tuple[str, ...]:
@@ -43,16 +58,70 @@ class EnvVariable:
             "required": self.required,
             "tenants": list(self.tenants),
             "uses": [{"tenant": t, "path": p} for t, p in self.uses],
+            "source": self.source,
         }
 
 
+ENVIRONMENT = "environment"
+ENV_FILE = "env-file"
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """The variables to check against (values stay here; reports get only names) and
+    where each came from."""
+
+    values: Mapping[str, str]
+    sources: Mapping[str, str]
+
+
+def environment(
+    env_file: Path | None = None,
+    *,
+    env_file_only: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Environment:
+    """The process environment, and/or ``env_file`` beneath it (see the module
+    docstring for the precedence)."""
+    environ = os.environ if environ is None else environ
+    base = {} if env_file_only else dict(environ)
+    sources = dict.fromkeys(base, ENVIRONMENT)
+    if env_file is not None:
+        for name, value in read_env_file(env_file).items():
+            if name not in base:
+                base[name] = value
+                sources[name] = ENV_FILE
+    return Environment(base, sources)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The file as python-dotenv's ``dotenv_values`` reads it; a name without ``=``
+    (value None: ``load_dotenv`` sets nothing for it) is left out."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        raise UsageError(f"--env-file {path}: no such file; give the dotenv file to check")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            values = dotenv_values(stream=stream)
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or "not UTF-8 text"
+        raise UsageError(f"--env-file {path}: cannot read it ({reason})") from None
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def check_environment(
-    results: Iterable[Any], environ: Mapping[str, str] | None = None
+    results: Iterable[Any], environ: Mapping[str, str] | Environment | None = None
 ) -> tuple[EnvVariable, ...]:
     """Every variable referenced by the loaded tenants (TenantResults with a record),
     plus the variables of removed fields (the platform reads those from its
-    environment too), with whether ``environ`` provides it. Sorted by name."""
-    env = os.environ if environ is None else environ
+    environment too), with whether ``environ`` (a mapping, or an ``Environment``)
+    provides it. Sorted by name."""
+    if isinstance(environ, Environment):
+        env, sources = environ.values, environ.sources
+    else:
+        env = os.environ if environ is None else environ
+        sources = dict.fromkeys(env, ENVIRONMENT)
     uses: dict[str, list[tuple[str, str]]] = {}
     required: dict[str, bool] = {}
     for result in results:
@@ -74,5 +143,7 @@ def check_environment(
             status = MISSING if value is None else EMPTY
         else:
             status = DEFAULT
-        variables.append(EnvVariable(name, status, required[name], tuple(sorted(uses[name]))))
+        variables.append(
+            EnvVariable(name, status, required[name], tuple(sorted(uses[name])), sources.get(name))
+        )
     return tuple(variables)
