@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,11 +19,11 @@ from tenant_migrator import cli_migrate, cli_runs, cli_write
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import GlobalOptions, settings_of
 from tenant_migrator.errors import MigratorError, UsageError
-from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
+from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
-    from tenant_migrator.streaming import ImportOptions, ImportOutcome
+    from tenant_migrator.streaming import ImportOutcome
 
 
 app = typer.Typer(
@@ -386,18 +386,8 @@ def plan(
             ),
         ),
     ] = ReportFormat.text,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            help="Write the report to FILE instead of stdout ('-': stdout); an existing FILE "
-            "only with --force. The JSON one is a reviewed plan for `import --plan FILE`.",
-            dir_okay=False,
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing --output FILE.")
-    ] = False,
+    output: cli_write.PlanOutput = None,
+    force: cli_write.ReplaceOutput = False,
     detailed_exitcode: _DetailedExitcode = False,
 ) -> None:
     """Dry-run diff of client files against the tenants table. Writes nothing.
@@ -475,35 +465,6 @@ def _check_secrets_out(path: Path | None, force: bool) -> None:
         check_target(path, force=force)
 
 
-def _dry_run(
-    settings: Settings,
-    stream: TenantStream,
-    only: list[str] | None,
-    force: bool,
-    phase: Callable[[str], None],
-) -> NoReturn:
-    """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
-    from tenant_migrator import render, streaming
-    from tenant_migrator.report import plan as report
-
-    the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
-    report.render_text(the_plan, render.stdout())
-    raise typer.Exit(1 if the_plan.has_errors else 0)
-
-
-def _import(
-    settings: Settings,
-    stream: TenantStream,
-    only: list[str] | None,
-    options: ImportOptions,
-    phase: Callable[[str], None],
-) -> ImportOutcome:
-    from tenant_migrator import streaming
-
-    # Its duration covers reading the files too: they are read while importing.
-    return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
-
-
 def _report_import(
     outcome: ImportOutcome,
     secrets_out: Path | None,
@@ -557,7 +518,7 @@ def import_(
         )
     if dry_run:
         with _phases("loading client files") as phase:
-            _dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
+            cli_write.dry_run(settings, pipeline.stream_tenants(settings, only), only, force, phase)
     _check_secrets_out(secrets_out, force)
     where = cli_write.target(settings)
     review, only = cli_write.before_import(
@@ -580,7 +541,7 @@ def import_(
     )
     with _phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
-        outcome = _import(settings, stream, only, options, phase)
+        outcome = cli_write.run_import(settings, stream, only, options, phase)
     _report_import(outcome, secrets_out, force, output_format, where)
     raise typer.Exit(1 if outcome.skipped else 0)
 
@@ -615,21 +576,10 @@ def sync(
 
     if dry_run:
         with _phases(f"loading {tenant}") as phase:
-            _dry_run(settings, stream(), [tenant], force, phase)
+            cli_write.dry_run(settings, stream(), [tenant], force, phase)
     _check_secrets_out(secrets_out, force)
     where = cli_write.target(settings)
-    review, _ = cli_write.before_import(
-        settings,
-        where,
-        None,
-        lambda _: stream(),
-        [tenant],
-        yes=yes,
-        force=force,
-        skip_invalid=False,
-        phases=_phases,
-        command="sync",
-    )
+    review = cli_write.before_sync(settings, where, stream, tenant, yes, force, _phases)
     options = streaming.ImportOptions(
         migrate=not no_migrate,
         force=force,
@@ -638,7 +588,7 @@ def sync(
         review=review,
     )
     with _phases(f"loading {tenant}") as phase:
-        outcome = _import(settings, stream(), [tenant], options, phase)
+        outcome = cli_write.run_import(settings, stream(), [tenant], options, phase)
     _report_import(outcome, secrets_out, force, output_format, where, "sync")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
     from tenant_migrator.planning import Plan
     from tenant_migrator.settings import Settings
-    from tenant_migrator.streaming import ImportOutcome
+    from tenant_migrator.streaming import ImportOptions, ImportOutcome
 
 Phases = Callable[[str], AbstractContextManager[Callable[[str], None]]]
 
@@ -67,6 +67,18 @@ PlanFile = Annotated[
 ]
 
 
+PlanOutput = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        help="Write the report to FILE instead of stdout ('-': stdout); an existing FILE "
+        "only with --force. The JSON one is a reviewed plan for `import --plan FILE`.",
+        dir_okay=False,
+    ),
+]
+ReplaceOutput = Annotated[bool, typer.Option("--force", help="Replace an existing --output FILE.")]
+
+
 def review_of(plan: Plan, settings: Settings, only: Sequence[str] | None) -> dict:
     """The plan JSON's ``review`` key (see reviewed_plan)."""
     from tenant_migrator import destination
@@ -81,6 +93,35 @@ def output_file(output: Path | None, force: bool) -> Path | None:
     if output.exists() and not force:
         raise MigratorError(f"{output} already exists; pass --force to replace it")
     return output
+
+
+def dry_run(
+    settings: Settings,
+    stream: TenantStream,
+    only: Sequence[str] | None,
+    force: bool,
+    phase: Callable[[str], None],
+) -> NoReturn:
+    """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
+    from tenant_migrator import render, streaming
+    from tenant_migrator.report import plan as report
+
+    the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
+    report.render_text(the_plan, render.stdout())
+    raise typer.Exit(1 if the_plan.has_errors else 0)
+
+
+def run_import(
+    settings: Settings,
+    stream: TenantStream,
+    only: Sequence[str] | None,
+    options: ImportOptions,
+    phase: Callable[[str], None],
+) -> ImportOutcome:
+    from tenant_migrator import streaming
+
+    # Its duration covers reading the files too: they are read while importing.
+    return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
 
 
 def target(settings: Settings) -> Destination:
@@ -158,6 +199,31 @@ def before_import(
         phases=phases,
     )
     return review, names
+
+
+def before_sync(
+    settings: Settings,
+    where: Destination,
+    stream: Callable[[], TenantStream],
+    tenant: str,
+    yes: bool,
+    force: bool,
+    phases: Phases,
+) -> reviewed_plan.Verifier | None:
+    """What ``sync TENANT`` checks before it writes (the confirmed plan, on a terminal)."""
+    review, _ = before_import(
+        settings,
+        where,
+        None,
+        lambda _: stream(),
+        [tenant],
+        yes=yes,
+        force=force,
+        skip_invalid=False,
+        phases=phases,
+        command="sync",
+    )
+    return review
 
 
 def reviewed(
