@@ -23,5 +23,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     async def boxed() -> None:
         box.append(await coro)
 
-    asyncio.run(boxed())
+    try:
+        asyncio.run(boxed())
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the coroutine on Ctrl-C (open transactions rolled
+        # back, connections closed, the pool stopped) and re-raised: one line
+        # saying what was written, instead of the traceback.
+        from tenant_migrator import interruption
+
+        raise interruption.interrupted() from None
     return box[0]

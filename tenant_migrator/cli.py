@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tenant_migrator import cli_conventions, cli_migrate, cli_runs
+from tenant_migrator import cli_conventions, cli_migrate, cli_runs, cli_write
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import (
     DATABASE_URL_HELP,
@@ -28,13 +27,12 @@ from tenant_migrator.cli_context import (
     target_of,
     view_of,
 )
-from tenant_migrator.errors import MigratorError
-from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES, Settings
+from tenant_migrator.errors import MigratorError, UsageError
+from tenant_migrator.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
-    from tenant_migrator.report.formats import View
-    from tenant_migrator.streaming import ImportOptions, ImportOutcome
+    from tenant_migrator.streaming import ImportOutcome
 
 
 app = typer.Typer(
@@ -97,9 +95,13 @@ def main() -> None:
     try:
         app()
     except MigratorError as err:
-        from tenant_migrator.render import print_error
+        from tenant_migrator.interruption import Interrupted
+        from tenant_migrator.render import notice, print_error
 
-        print_error(err)
+        if isinstance(err, Interrupted):
+            notice(str(err))  # what happened, not an error of the user's
+        else:
+            print_error(err)
         sys.exit(err.exit_code)
 
 
@@ -318,12 +320,8 @@ def plan(
             ),
         ),
     ] = ReportFormat.text,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", help="Write the report to FILE instead of stdout.", dir_okay=False
-        ),
-    ] = None,
+    output: cli_write.PlanOutput = None,
+    force: cli_write.ReplaceOutput = False,
     detailed_exitcode: _DetailedExitcode = False,
 ) -> None:
     """Dry-run diff of client files against the tenants table. Writes nothing.
@@ -340,10 +338,12 @@ def plan(
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
+    output = cli_write.output_file(output, force)
     with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
-    view = dataclasses.replace(view_of(ctx), output=output)
+    review = lambda: cli_write.review_of(the_plan, settings, only)  # noqa: E731
+    view = dataclasses.replace(view_of(ctx), output=output, review=review)
     formats.emit(formats.PLAN, output_format, the_plan, view)
     if the_plan.has_errors:
         raise typer.Exit(1)
@@ -400,43 +400,16 @@ def _check_secrets_out(path: Path | None, force: bool) -> None:
         check_target(path, force=force)
 
 
-def _dry_run(
-    settings: Settings,
-    stream: TenantStream,
-    only: list[str] | None,
-    force: bool,
-    phase: Callable[[str], None],
-    view: View,
-) -> NoReturn:
-    """import/sync --dry-run: the plan the write would follow, as `plan` shows it."""
-    from tenant_migrator import streaming
-    from tenant_migrator.report import formats
-
-    the_plan = _run(streaming.plan_tenants(settings, stream, only, force=force, on_phase=phase))
-    formats.emit(formats.PLAN, "text", the_plan, view)
-    raise typer.Exit(1 if the_plan.has_errors else 0)
-
-
-def _import(
-    settings: Settings,
-    stream: TenantStream,
-    only: list[str] | None,
-    options: ImportOptions,
-    phase: Callable[[str], None],
-) -> ImportOutcome:
-    from tenant_migrator import streaming
-
-    # Its duration covers reading the files too: they are read while importing.
-    return _run(streaming.import_tenants(settings, stream, only, options, on_phase=phase))
-
-
 def _report_import(
-    outcome: ImportOutcome, secrets_out: Path | None, force: bool, project_dir: Path
+    outcome: ImportOutcome,
+    secrets_out: Path | None,
+    force: bool,
+    output_format: cli_write.WriteFormat,
+    where: object,
+    project_dir: Path,
+    command: str = "import",
 ) -> None:
-    from tenant_migrator import render
-    from tenant_migrator.report import runs as report
-
-    report.render_import(outcome, render.stdout(), project_dir)
+    cli_write.render_outcome(outcome, output_format, where, command, project_dir)
     if secrets_out is not None:
         _write_secrets(secrets_out, outcome.extracted, force)
 
@@ -457,6 +430,9 @@ def import_(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
+    reviewed: cli_write.PlanFile = None,
+    yes: cli_write.Yes = False,
+    output_format: cli_write.WriteFormatOption = cli_write.WriteFormat.text,
 ) -> None:
     """Bulk import: migrate, plan, then write every change in one transaction.
 
@@ -473,17 +449,38 @@ def import_(
     _bulk_mode()
     settings = _settings(ctx)
     only = _only(tenants)
-    if not dry_run:
-        _check_secrets_out(secrets_out, force)
+    if dry_run and reviewed is not None:
+        raise UsageError(
+            "--plan and --dry-run do not go together: the reviewed plan is the dry run"
+        )
+    if dry_run:
+        with progress.phases("loading client files") as phase:
+            stream = pipeline.stream_tenants(settings, only)
+            cli_write.dry_run(settings, stream, only, force, phase, view_of(ctx))
+    _check_secrets_out(secrets_out, force)
+    where = cli_write.target(settings)
+    review, only = cli_write.before_import(
+        settings,
+        where,
+        reviewed,
+        lambda names: pipeline.stream_tenants(settings, names),
+        only,
+        yes=yes,
+        force=force,
+        skip_invalid=skip_invalid,
+        phases=progress.phases,
+    )
     options = streaming.ImportOptions(
-        migrate=not no_migrate, skip_invalid=skip_invalid, force=force, lock_timeout=lock_timeout
+        migrate=not no_migrate,
+        skip_invalid=skip_invalid,
+        force=force,
+        lock_timeout=lock_timeout,
+        review=review,
     )
     with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
-        if dry_run:
-            _dry_run(settings, stream, only, force, phase, view_of(ctx))
-        outcome = _import(settings, stream, only, options, phase)
-    _report_import(outcome, secrets_out, force, settings.project_dir)
+        outcome = cli_write.run_import(settings, stream, only, options, phase)
+    _report_import(outcome, secrets_out, force, output_format, where, settings.project_dir)
     raise typer.Exit(1 if outcome.skipped else 0)
 
 
@@ -498,6 +495,8 @@ def sync(
     force: _Force = False,
     secrets_out: _SecretsOut = None,
     lock_timeout: _LockTimeout = 5.0,
+    yes: cli_write.Yes = False,
+    output_format: cli_write.WriteFormatOption = cli_write.WriteFormat.text,
 ) -> None:
     """Re-import one tenant in its own transaction.
 
@@ -510,19 +509,26 @@ def sync(
 
     _bulk_mode()
     settings = _settings(ctx)
-    if not dry_run:
-        _check_secrets_out(secrets_out, force)
+
+    def stream() -> TenantStream:
+        return pipeline.TenantStream.of(pipeline.LoadResult((pipeline.load_one(settings, tenant),)))
+
+    if dry_run:
+        with progress.phases(f"loading {tenant}") as phase:
+            cli_write.dry_run(settings, stream(), [tenant], force, phase, view_of(ctx))
+    _check_secrets_out(secrets_out, force)
+    where = cli_write.target(settings)
+    review = cli_write.before_sync(settings, where, stream, tenant, yes, force, progress.phases)
     options = streaming.ImportOptions(
-        migrate=not no_migrate, force=force, command="sync", lock_timeout=lock_timeout
+        migrate=not no_migrate,
+        force=force,
+        command="sync",
+        lock_timeout=lock_timeout,
+        review=review,
     )
     with progress.phases(f"loading {tenant}") as phase:
-        stream = pipeline.TenantStream.of(
-            pipeline.LoadResult((pipeline.load_one(settings, tenant),))
-        )
-        if dry_run:
-            _dry_run(settings, stream, [tenant], force, phase, view_of(ctx))
-        outcome = _import(settings, stream, [tenant], options, phase)
-    _report_import(outcome, secrets_out, force, settings.project_dir)
+        outcome = cli_write.run_import(settings, stream(), [tenant], options, phase)
+    _report_import(outcome, secrets_out, force, output_format, where, settings.project_dir, "sync")
 
 
 # history, rollback, audit, export: cli_runs.py

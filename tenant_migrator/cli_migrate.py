@@ -97,6 +97,9 @@ def migrate(
             help="Cancel a migration statement running longer than SECONDS.",
         ),
     ] = 300.0,
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", help="text or json (stable keys).")
+    ] = TextOrJson.text,
 ) -> None:
     """Apply pending migrations. Subcommands: status, repair, baseline, emit."""
     if ctx.invoked_subcommand is not None:
@@ -108,7 +111,7 @@ def migrate(
 
     if dry_run and sql:
         raise UsageError("--dry-run and --sql do not go together (--sql writes nothing anyway)")
-    _settings(ctx)  # a wrong project is refused before any migration file is read
+    settings = _settings(ctx)  # a wrong project is refused before any migration file is read
     files = _migration_files(ctx, migrations_dir)
     target = target_of(ctx)
     out = stdout()
@@ -120,7 +123,16 @@ def migrate(
             typer.echo("-- Nothing to apply: the database is up to date.")
         return
 
+    from tenant_migrator import confirm, destination
+
+    where = destination.of_target(target, settings)
+    if not dry_run:
+        confirm.announce(where)
+    as_json = output_format is TextOrJson.json
+
     def applied(done: migrations.Applied) -> None:
+        if as_json:
+            return
         for line in report.applied_line(done):
             out.print(line, markup=False, soft_wrap=True)
 
@@ -135,6 +147,11 @@ def migrate(
             supabase_dir=_supabase_dir(ctx),
         )
     )
+    if as_json:
+        from tenant_migrator.report import outcomes
+
+        typer.echo(outcomes.render_migrate(outcome, where), nl=False)
+        return
     for line in report.outcome_lines(outcome):
         out.print(line, markup=False, soft_wrap=True)
 
@@ -146,15 +163,31 @@ def migrate_status(
     output_format: Annotated[
         TextOrJson, typer.Option("--format", help="text (table) or json (stable keys).")
     ] = TextOrJson.text,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 when any migration is pending or modified."),
+    ] = False,
 ) -> None:
     """Per migration: its state (applied/satisfied/pending/modified) and where that was
-    learned (ledger, catalog, supabase-cli)."""
+    learned (ledger, catalog, supabase-cli). Exit 0; with --check 1 when anything is
+    pending or modified."""
     from tenant_migrator import migrations
     from tenant_migrator.report import formats
 
     files = _migration_files(ctx, migrations_dir)
     rows = _run(migrations.status_target(target_of(ctx), files))
     formats.emit(formats.MIGRATE_STATUS, output_format, rows, view_of(ctx))
+    if check and any(r.state in ("pending", "modified") for r in rows):
+        raise typer.Exit(1)
+
+
+def _announced_target(ctx: typer.Context) -> object:
+    """The target of a command that writes, named on stderr (``target: …``)."""
+    from tenant_migrator import confirm, destination
+
+    target = target_of(ctx)
+    confirm.announce(destination.of_target(target, _settings(ctx)))
+    return target
 
 
 class RepairStatus(StrEnum):
@@ -184,7 +217,7 @@ def migrate_repair(
     from tenant_migrator.render import stdout
 
     files = _migration_files(ctx, migrations_dir)
-    target = target_of(ctx)
+    target = _announced_target(ctx)
     applied = status is RepairStatus.applied
     keys = _run(migrations.repair_target(target, files, versions, applied=applied))
     for key in keys:
@@ -212,7 +245,7 @@ def migrate_baseline(
             "tenant-migrator migrate --migrations-dir DIR baseline VERSION"
         )
     files = _migration_files(ctx, migrations_dir)
-    target = target_of(ctx)
+    target = _announced_target(ctx)
     keys = _run(migrations.baseline_target(target, files, version))
     for key in keys:
         stdout().print(f"baseline  {key}  (marked applied; not run)", markup=False)

@@ -70,15 +70,25 @@ def rollback(
         bool,
         typer.Option("--force", help="Restore even over rows that changed since that run."),
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Do not ask before writing (asked on a terminal, see `import`)."
+        ),
+    ] = False,
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", help="text or json (stable keys).")
+    ] = TextOrJson.text,
 ) -> None:
     """Restore the values an import run replaced.
 
     Rows the run updated get back exactly the values it replaced (columns the tool
     does not own are left alone); rows it created are deleted. Refuses when any of
     those rows changed since the run, unless --force. The rollback is a recorded run
-    itself. Exit 0 on success, 1 when refused or on errors, 2 on usage errors.
+    itself. Exit 0 on success, 1 when refused or on errors (with --dry-run: when the
+    rollback would refuse), 2 on usage errors.
     """
-    from tenant_migrator import render
+    from tenant_migrator import cli_write, confirm, destination, render
     from tenant_migrator.errors import UsageError
     from tenant_migrator.report import runs as report
 
@@ -86,8 +96,31 @@ def rollback(
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    outcome = _rollback(_settings(ctx), int(run_id), force=force, dry_run=dry_run)
-    report.render_rollback(outcome, render.stdout())
+    settings = _settings(ctx)
+    if dry_run:
+        where = destination.resolve(settings)
+    else:
+        where = cli_write.target(settings)
+        if cli_write.asks(where, yes):
+            preview = _rollback(settings, int(run_id), force=force, dry_run=True)
+            if force or not any(e.changed_since for e in preview.entries):
+                confirm.ask(confirm.rollback_lines(preview), where)
+            # else: the rollback itself refuses, writing nothing; no question needed.
+    outcome = _rollback(settings, int(run_id), force=force, dry_run=dry_run)
+    would_refuse = dry_run and not force and any(e.changed_since for e in outcome.entries)
+    if output_format is TextOrJson.json:
+        from tenant_migrator.report import outcomes
+
+        sys.stdout.write(outcomes.render_rollback(outcome, where, would_refuse=would_refuse))
+    else:
+        report.render_rollback(outcome, render.stdout())
+        if would_refuse:
+            render.notice(
+                f"the rollback of run {run_id} would refuse: rows changed since (see above); "
+                "--force restores over them"
+            )
+    if would_refuse:
+        raise typer.Exit(1)
 
 
 def _rollback(settings: Settings, run_id: int, *, force: bool, dry_run: bool) -> RollbackOutcome:
@@ -142,7 +175,9 @@ def export(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Write to FILE instead of stdout.", dir_okay=False),
+        typer.Option(
+            "--output", help="Write to FILE instead of stdout ('-': stdout).", dir_okay=False
+        ),
     ] = None,
     all_tenants: Annotated[
         bool, typer.Option("--all", help="Every tenant, into --dir DIR/<tenant>/client.yaml.")
@@ -160,6 +195,14 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Replace FILE, or update files in DIR, if they exist.")
     ] = False,
+    output_format: Annotated[
+        TextOrJson,
+        typer.Option(
+            "--format",
+            help="text (the client.yaml) or json (metadata: tenant, file, warnings, and the "
+            "YAML when no --output is given).",
+        ),
+    ] = TextOrJson.text,
 ) -> None:
     """Print a tenant from the database as client.yaml (the way back to YAML mode).
 
@@ -176,6 +219,8 @@ def export(
     if all_tenants or directory is not None:
         if tenant is not None or output is not None or not (all_tenants and directory):
             raise UsageError("use either TENANT [--output FILE] or --all --dir DIR")
+        if output_format is TextOrJson.json:
+            raise UsageError("--format json describes one TENANT's export, not --all")
         _export_all(ctx, directory, force)
         return
     if tenant is None:
@@ -184,9 +229,14 @@ def export(
     exported = exporting.export_tenant(tenant, snapshot)
     for warning in exported.warnings:
         render.notice(f"warning: {warning}")
-    if output is None:
-        sys.stdout.write(exported.text)
+    to_file = output is not None and str(output) != "-"
+    if not to_file:
+        if output_format is TextOrJson.json:
+            sys.stdout.write(_export_json(tenant, None, exported))
+        else:
+            sys.stdout.write(exported.text)
         return
+    assert output is not None
     if output.exists() and not force:
         raise MigratorError(
             f"{output} already exists; pass --force to replace it (the current file may hold "
@@ -194,6 +244,28 @@ def export(
         )
     render.write_report(output, lambda out: out.write(exported.text))
     render.notice(f"wrote {tenant} to {output}")
+    if output_format is TextOrJson.json:
+        sys.stdout.write(_export_json(tenant, output, exported))
+
+
+def _export_json(tenant: str, output: Path | None, exported: object) -> str:
+    """export --format json: what was exported, where, and why it may not round-trip."""
+    import json
+
+    return (
+        json.dumps(
+            {
+                "format_version": 1,
+                "tenant": tenant,
+                "file": str(output) if output is not None else None,
+                "warnings": list(getattr(exported, "warnings", ())),
+                "yaml": None if output is not None else getattr(exported, "text", None),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _export_all(ctx: typer.Context, directory: Path, force: bool) -> None:

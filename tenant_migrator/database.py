@@ -29,13 +29,13 @@ import json
 import os
 import re
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from tenant_migrator.errors import DatabaseUnavailable, MigratorError
+from tenant_migrator.errors import DatabaseUnavailable, InvalidDatabaseURL, MigratorError
 from tenant_migrator.settings import Settings
 
 if TYPE_CHECKING:
@@ -164,6 +164,12 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def check_url(url: str) -> None:
+    """Refuse a malformed URL (exit 2), in words that quote none of it."""
+    if problem := url_problem(url):
+        raise InvalidDatabaseURL(f"invalid database URL: {problem}")
+
+
 def url_password(url: str) -> str | None:
     try:
         parts = urlsplit(url)
@@ -193,8 +199,7 @@ def connect_options(url: str | None) -> ConnectOptions:
     """Validate ``url`` and adapt it for asyncpg (see the module docstring)."""
     if url is None:
         return ConnectOptions(dsn=None, pooled=os.environ.get("PGPORT") == str(POOLER_PORT))
-    if problem := url_problem(url):
-        raise DatabaseUnavailable(f"invalid database URL: {problem}")
+    check_url(url)
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     pgbouncer = any(k == "pgbouncer" and v.lower() in ("true", "1", "yes") for k, v in query)
@@ -254,7 +259,18 @@ async def connection(
     try:
         yield conn
     finally:
+        await _close(conn)
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    """Close, or drop a connection the server already lost (closing it politely
+    would raise over the error that explains what happened)."""
+    import asyncpg
+
+    try:
         await conn.close()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError):
+        conn.terminate()
 
 
 def translate_connect_error(err: BaseException, target: Target) -> DatabaseUnavailable:
@@ -360,21 +376,30 @@ def describe_server_error(err: BaseException) -> str:
 async def server_errors(
     target: Target | str | None,
     error: type[MigratorError] = MigratorError,
-    outcome: str = "",
+    outcome: str | Callable[[], str] = "",
 ) -> AsyncIterator[None]:
     """A server error (no privilege, connection lost, a constraint) as one clear
     line with the password redacted, never a traceback. ``outcome``: what it left
-    behind, appended after "; "."""
+    behind (or a function saying it, asked when the error happens), appended after "; ".
+
+    ``InternalClientError`` too: asyncpg raises it (not an ``InterfaceError``) when
+    the server goes away in the middle of a COMMIT."""
     import asyncpg
 
     try:
         yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as err:
         if not isinstance(target, Target):
             target = Target(url=target)
         message = f"database error on {target.display}: {describe_server_error(err)}"
-        if outcome:
-            message += f"; {outcome}"
+        said = outcome() if callable(outcome) else outcome
+        if said:
+            message += f"; {said}"
         raise error(redact(message, target)) from None
 
 

@@ -28,6 +28,11 @@ class DatabaseUnavailable(MigratorError):
     """Could not reach or log in to the database."""
 
 
+class InvalidDatabaseURL(UsageError, DatabaseUnavailable):
+    """The database URL is malformed (refused before connecting, never quoted): a
+    usage error, exit 2."""
+
+
 class MigrationError(MigratorError):
     """A migration could not be applied, or its file changed after it was applied."""
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenant_migrator import __version__, literal_scan, secretrefs, store
+from tenant_migrator import __version__, interruption, literal_scan, secretrefs, store
 from tenant_migrator.errors import MigrationError
 from tenant_migrator.literal_scan import LiteralFinding
 from tenant_migrator.pipeline import (
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from tenant_migrator.migrations import Migration
+    from tenant_migrator.reviewed_plan import Verifier
     from tenant_migrator.settings import Settings
 
 
@@ -74,6 +75,9 @@ class ImportOptions:
     force: bool = False
     command: str = "import"  # or "sync"
     lock_timeout: float = 5.0  # seconds, for the migrations applied first
+    # A reviewed plan's checks (reviewed_plan.Verifier): the import writes exactly
+    # that plan or nothing.
+    review: Verifier | None = None
 
 
 # Tenants compared with their rows in one read (one round trip): a plan or an
@@ -171,6 +175,9 @@ async def import_tenants(
                         forced=any(t.forced for t in the_plan.tenants),
                     )
                 )
+                interruption.committing(f"run {run_id}")
+        if run_id is not None:
+            interruption.committed(f"run {run_id} was committed")
     return dataclasses.replace(outcome, duration_s=time.perf_counter() - started)
 
 
@@ -229,6 +236,8 @@ async def _migrate(
     from tenant_migrator.migrations.supabase_cli import default_dir
 
     pending = await migrations.pending(conn, files)
+    if options.review is not None:
+        options.review.check_migrations([m.label for m in pending])
     if not pending:
         return ()
     if not options.migrate:
@@ -246,7 +255,10 @@ async def _migrate(
         timeouts=migrations.Timeouts(lock_timeout_s=options.lock_timeout),
         supabase_dir=default_dir(settings.project_dir),
     )
-    return tuple(a.migration.label for a in applied)
+    labels = tuple(a.migration.label for a in applied)
+    if labels:
+        interruption.committed(f"migrations {', '.join(labels)} were applied")
+    return labels
 
 
 def check_files(stream: TenantStream) -> None:
@@ -427,6 +439,8 @@ class ImportRun(BatchedRun):
                     self._keep(plan_tenant(result, None, None))
             return
         planned = await self._plan(batch, whole=True)
+        if self.options.review is not None:
+            self.options.review.check_batch(planned.plan.tenants)
         for tenant in planned.plan.tenants:
             if self._refuses(tenant) or (
                 tenant.action is Action.INVALID and not self.options.skip_invalid
@@ -468,6 +482,8 @@ class ImportRun(BatchedRun):
     ) -> list[TenantPlan]:
         """Refuse (raise) on invalid or blocked tenants, else write what waited for
         the shared-secret verdict."""
+        if self.options.review is not None:
+            self.options.review.check_done()
         invalid = [(t.id, t.errors) for t in tenants if t.action is Action.INVALID]
         refuse_invalid(invalid, problems, skip_invalid=self.options.skip_invalid)
         check_blocked([t for t in tenants if self._refuses(t)])

@@ -38,6 +38,20 @@ def command_of(args: Sequence[str]) -> str | None:
     return words[i] if i < len(words) else None
 
 
+# Commands whose JSON another command's schema describes.
+_SAME_SCHEMA = {"sync": "import"}
+
+
+def schema_of(args: Sequence[str]) -> str | None:
+    """The schema name for the command in ``args`` (``migrate status`` → migrate-status)."""
+    name = command_of(args)
+    if name == "migrate":
+        words = list(args)
+        rest = words[words.index("migrate") + 1 :]
+        return "migrate-status" if "status" in rest else "migrate"
+    return _SAME_SCHEMA.get(name or "", name)
+
+
 def _option(args: Sequence[str], name: str) -> str | None:
     for i, word in enumerate(args):
         if word == name and i + 1 < len(args):
@@ -50,16 +64,18 @@ def _option(args: Sequence[str], name: str) -> str | None:
 def check_output(args: Sequence[str], stdout: str, cwd: Path | None) -> None:
     """Raise ``AssertionError`` when a JSON report does not match its schema."""
     args = [str(a) for a in args]
-    name = command_of(args)
+    name = schema_of(args)
     if name not in schemas.NAMES or _option(args, "--format") != "json":
         return
     text = stdout
     output = _option(args, "--output")
-    if output is not None:
+    if output is not None and output != "-" and name == "plan":
         path = Path(output) if cwd is None else Path(cwd) / output
         text = path.read_text("utf-8") if path.is_file() else ""
     if not text.strip() or len(text) > MAX_CHECKED_CHARS:
         return  # a usage error prints nothing on stdout
+    if output is not None and not text.lstrip().startswith("{"):
+        return  # a refused --output FILE: the file is what was there before
     document = json.loads(text)
     errors = sorted(validator(name).iter_errors(document), key=lambda e: list(e.path))
     assert not errors, f"{name} --format json breaks {name}.schema.json: " + "; ".join(

@@ -49,8 +49,13 @@ def _plant(template: str, n: int) -> tuple[str, list[str]]:
     return template.format(a=fragments[0], b=fragments[1], c=fragments[2]), fragments
 
 
+def _exit_code(expected: str) -> int:
+    """A URL refused before connecting is a usage error (2); a failed connection is 1."""
+    return 1 if expected == "connection refused" else 2
+
+
 def _assert_clean(result, expected: str, fragments: list[str]) -> None:
-    assert result.returncode == 1, result
+    assert result.returncode == _exit_code(expected), result
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr

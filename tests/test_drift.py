@@ -150,7 +150,8 @@ def test_rollback_refuses_rows_changed_since_unless_forced(
     assert tenants_rows(pg, url)["example"]["name"] == "hand edit"
 
     dry = tm("rollback", "2", "--dry-run")
-    assert dry.returncode == 0 and "changed since" in dry.stdout
+    # The dry run says what the real one would do: refuse (exit 1, issue 12).
+    assert dry.returncode == 1 and "changed since" in dry.stdout
     assert tenants_rows(pg, url)["example"]["name"] == "hand edit"
 
     forced = tm("rollback", "2", "--force")

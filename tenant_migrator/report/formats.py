@@ -26,6 +26,8 @@ class View:
     project_dir: Path
     verbose: bool = False
     output: Path | None = None  # plan --output FILE; None: stdout
+    # plan --format json: the reviewed plan's ``review`` key, built only when needed.
+    review: Callable[[], Mapping[str, Any]] | None = None
 
 
 Renderer = Callable[[Any, View], None]
@@ -126,7 +128,8 @@ def _plan_json(plan: Any, view: View) -> None:
     from tenant_migrator.report import plan as report
 
     # Written as it is built: a 10,000-tenant report is tens of MB.
-    render.write_report(view.output, lambda out: report.write_json(plan, out))
+    extra = {"review": view.review()} if view.review is not None else None
+    render.write_report(view.output, lambda out: report.write_json(plan, out, extra))
     _wrote(view, "json")
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -84,12 +84,14 @@ _ACTION_STYLE = {
 # --- JSON -------------------------------------------------------------------------------
 
 
-def to_json(plan: Plan) -> dict[str, Any]:
+def to_json(plan: Plan, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``extra``: keys added before ``tenants`` (a reviewed plan's ``review``)."""
     return {
         "format_version": FORMAT_VERSION,
         "summary": plan.summary(),
         "pending_migrations": list(plan.pending_migrations),
         "problems": [p.to_json() for p in plan.problems],
+        **(extra or {}),
         "tenants": [tenant_to_json(t) for t in plan.tenants],
     }
 
@@ -129,7 +131,7 @@ def render_json(plan: Plan) -> str:
     return buffer.getvalue()
 
 
-def write_json(plan: Plan, out: TextIO) -> None:
+def write_json(plan: Plan, out: TextIO, extra: Mapping[str, Any] | None = None) -> None:
     """The JSON report written to ``out``; the same text as ``render_json``.
 
     Indented for people when small; compact when big, where indenting would
@@ -141,10 +143,10 @@ def write_json(plan: Plan, out: TextIO) -> None:
     from secrets import token_hex
 
     if len(plan.tenants) <= JSON_INDENT_UP_TO:
-        out.write(json.dumps(to_json(plan), ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(to_json(plan, extra), ensure_ascii=False, indent=2) + "\n")
         return
     # The summary counts every tenant, not the empty head plan's.
-    head_data = to_json(Plan((), plan.pending_migrations, plan.problems))
+    head_data = to_json(Plan((), plan.pending_migrations, plan.problems), extra)
     head_data["summary"] = plan.summary()
     head = json.dumps(head_data, ensure_ascii=False)
     out.write(head[: -len("[]}")] + "[")

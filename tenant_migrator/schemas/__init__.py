@@ -1,6 +1,7 @@
 """The published JSON Schemas (draft 2020-12) of the commands' ``--format json`` output.
 
-``<command>.schema.json`` for plan, validate, import, check-env and audit: the
+``<command>.schema.json`` for plan, validate, import (also sync's), check-env,
+audit, rollback, migrate, migrate status (``migrate-status``) and export: the
 documented contract. The suite validates what the commands print against them
 (tests/schemacheck.py), so the two cannot drift apart.
 """
@@ -11,7 +12,17 @@ import json
 from importlib import resources
 from typing import Any
 
-NAMES = ("plan", "validate", "import", "check-env", "audit")
+NAMES = (
+    "plan",
+    "validate",
+    "import",
+    "check-env",
+    "audit",
+    "rollback",
+    "migrate",
+    "migrate-status",
+    "export",
+)
 
 
 def load(name: str) -> dict[str, Any]:

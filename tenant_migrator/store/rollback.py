@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tenant_migrator import __version__, literal_scan
+from tenant_migrator import __version__, interruption, literal_scan
 from tenant_migrator.errors import DriftError, MigratorError, UsageError
 from tenant_migrator.literal_scan import LiteralFinding, scrub_row
 from tenant_migrator.planning import Change, diff_snapshots
@@ -201,6 +201,8 @@ async def rollback(
                 "tool_version": __version__,
             },
         )
+        interruption.committing(f"rollback run {new_run}")
+    interruption.committed(f"rollback run {new_run} was committed")
     return RollbackOutcome(run_id, entries, new_run_id=new_run, scrubbed=scrubbed)
 
 

@@ -26,11 +26,15 @@ async def connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connectio
 
 def database_errors(target: Target) -> AbstractAsyncContextManager[None]:
     """A server error as one clear line; the transaction was rolled back."""
-    from tenant_migrator import database
+    from tenant_migrator import database, interruption
 
-    return database.server_errors(
-        target, outcome="nothing was written (the transaction was rolled back)"
-    )
+    def outcome() -> str:
+        said = interruption.outcome()
+        if said == "nothing was written":
+            return "nothing was written (the transaction was rolled back)"
+        return said
+
+    return database.server_errors(target, outcome=outcome)
 
 
 def migration_files(settings: Settings) -> tuple[Migration, ...]:
