@@ -235,3 +235,91 @@ def _render(renderable) -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=200, color_system=None).print(renderable)
     return buffer.getvalue()
+
+
+# --- verdicts: left alone, errors, orphans --------------------------------------------------
+
+LEFT_ALONE = [
+    (Action.BLOCKED, BlockedReason.DATABASE_OWNED, True),
+    (Action.BLOCKED, BlockedReason.DELETED, True),
+    (Action.BLOCKED, BlockedReason.EDITED, False),
+    (Action.UPDATE, BlockedReason.DATABASE_OWNED, False),  # forced: written, not left
+    (Action.CREATE, BlockedReason.DELETED, False),
+]
+
+
+@pytest.mark.parametrize(("action", "reason", "left"), LEFT_ALONE)
+def test_only_a_blocked_database_row_is_left_alone_and_only_a_drifted_one_is_an_error(
+    action, reason, left
+):
+    tenant = TenantPlan("t", action, reason=reason, forced=action is not Action.BLOCKED)
+    assert tenant.left_alone is left
+    assert tenant.blocked_reason is (reason if action is Action.BLOCKED else None)
+    assert Plan(tenants=(tenant,)).has_errors is (action is Action.BLOCKED and not left)
+
+
+def test_a_warning_is_no_error_and_an_error_problem_is():
+    from tenant_migrator.problems import Problem, Severity
+
+    warning = Problem(Path("config/schema.json"), "w", severity=Severity.WARNING)
+    error = Problem(Path("config/schema.json"), "e")
+    assert not Plan(tenants=(), problems=(warning,)).has_errors
+    assert Plan(tenants=(), problems=(warning, error)).has_errors
+
+
+@pytest.mark.parametrize(
+    ("config_source", "missing_yaml"), [("yaml", True), (None, True), ("database", False)]
+)
+def test_an_orphan_is_loud_only_when_the_platform_still_looks_for_its_file(
+    config_source, missing_yaml
+):
+    row = CurrentRow(id="gone", snapshot={"config_source": config_source}, hash="h")
+    orphan = planning.plan_orphan(row)
+    assert orphan.action is Action.ORPHANED and orphan.missing_yaml is missing_yaml
+    assert orphan.expected_hash == "h"
+
+
+def test_a_database_owned_row_is_blocked_in_those_words():
+    rec = record()
+    tenant = plan_tenant(ok(rec), row_for(rec, "h", name="Other"), None)
+    assert tenant.action is Action.BLOCKED and tenant.reason is BlockedReason.DATABASE_OWNED
+    assert planning.blocked_words(tenant) == "owned by the database, never imported"
+    assert tenant.left_alone and tenant.drift == () and tenant.drift_run is None
+
+
+def test_summary_and_by_action_count_each_tenant_once():
+    plan = Plan(
+        tenants=(
+            TenantPlan("a", Action.CREATE),
+            TenantPlan("b", Action.CREATE),
+            TenantPlan("c", Action.UNCHANGED),
+        )
+    )
+    assert plan.summary() == {
+        "create": 2,
+        "update": 0,
+        "unchanged": 1,
+        "invalid": 0,
+        "blocked": 0,
+        "orphaned": 0,
+    }
+    assert [t.id for t in plan.by_action(Action.CREATE)] == ["a", "b"]
+    assert [t.id for t in plan.to_write] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Plan(tenants=()),
+        TenantPlan("t", Action.CREATE),
+        CurrentRow(id="t", snapshot=None),
+        ImportState(run_id=1, hash="h"),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_what_flows_between_the_steps_is_frozen(value):
+    import dataclasses
+
+    field = dataclasses.fields(value)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, field, None)

@@ -187,3 +187,30 @@ def test_without_pgpassword_an_ordinary_message_is_left_alone(monkeypatch):
     monkeypatch.delenv("PGPASSWORD", raising=False)
     message = "connection refused at 127.0.0.1:1"
     assert database.redact(message, database.Target(url=None)) == message
+
+
+# --- the record's side is shown as it is --------------------------------------------------
+
+
+def _empty_password_change() -> Change:
+    # Extraction leaves an empty value under a secret key as it is (nothing to hide):
+    # the record's side of a change is shown, not walked for secrets again.
+    return Change("/tenant_config/email/smtp/password", Op.REPLACE, BY_KEY, "")
+
+
+@pytest.mark.parametrize("action", [Action.UPDATE, Action.BLOCKED])
+def test_the_record_side_of_a_change_is_shown_as_the_record_has_it(action):
+    tenant = TenantPlan(
+        id="africastay",
+        action=action,
+        reason=BlockedReason.DATABASE_OWNED if action is Action.BLOCKED else None,
+        changes=(_empty_password_change(),),
+    )
+    plan = Plan(tenants=(tenant,))
+    (change,) = plan_report.tenant_to_json(tenant)["changes"]
+    assert (change["old"], change["new"]) == (redaction.REDACTED, "")
+    markdown = plan_report.render_markdown(plan)
+    assert f'| `"{redaction.REDACTED}"` | `""` |' in markdown
+    text = _text(plan_report.render_text, plan)
+    assert f'password: "{redaction.REDACTED}" → ""' in text
+    _assert_clean(markdown + text)

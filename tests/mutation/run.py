@@ -77,7 +77,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "changes",
         ("tenant_migrator/changes.py",),
-        ("tests/test_planning*.py", "tests/test_report_*.py", "tests/test_drift.py"),
+        ("tests/test_json_diff.py", "tests/test_planning*.py", "tests/test_drift.py"),
     ),
     Target("redaction", ("tenant_migrator/redaction.py",), _REPORT_TESTS),
     Target(
@@ -97,7 +97,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "drift-check",
         ("tenant_migrator/store/writer.py", "tenant_migrator/store/tables.py"),
-        ("tests/test_drift*.py", "tests/test_store.py"),
+        ("tests/test_drift*.py", "tests/test_store.py", "tests/test_history_secrets.py"),
         scope=("_write_sql", "_write_incoming", "_existing", "snapshot_sql", "hash_sql"),
     ),
 )
@@ -515,7 +515,7 @@ def _valid(source: str, m: Mutant) -> bool:
 # --- running them ------------------------------------------------------------------------
 
 
-def test_files(target: Target, root: Path) -> list[str]:
+def mapped_tests(target: Target, root: Path) -> list[str]:
     seen: list[str] = []
     for pattern in target.tests:
         for path in sorted(glob.glob(str(root / pattern))):
@@ -728,6 +728,12 @@ def write_report(data: dict, baseline: dict | None, out: Path) -> None:
         f"| **all** | | {total['mutants']} | {total['killed']} | {total['survived']} | "
         f"{_pct(total)} |" + (" |" if baseline else "")
     )
+    lines += ["", "Tests run against each module's mutants (`TARGETS` in the script):", ""]
+    for t in TARGETS:
+        if t.name in scores:
+            where = f" (only {', '.join(t.scope)})" if t.scope else ""
+            where += f" (only lines matching `{t.lines}`)" if t.lines else ""
+            lines.append(f"- {t.name}{where}: {', '.join(f'`{g}`' for g in t.tests)}")
     lines += ["", "## Surviving mutants", ""]
     survivors = [r for r in results if r["outcome"] == "survived"]
     if not survivors:
@@ -813,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
         for t, mutants in plan:
             if not mutants:
                 continue
-            tests = args.tests or test_files(t, source_root)
+            tests = args.tests or mapped_tests(t, source_root)
             outcome, failed, took = run_tests(workers.free[0], tests, db_url, 1800)
             if outcome != "passed":
                 sys.exit(f"mutation: {t.name}'s tests fail without any mutant ({failed})")
