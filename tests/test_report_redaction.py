@@ -214,3 +214,59 @@ def test_the_record_side_of_a_change_is_shown_as_the_record_has_it(action):
     text = _text(plan_report.render_text, plan)
     assert f'password: "{redaction.REDACTED}" → ""' in text
     _assert_clean(markdown + text)
+
+
+# --- URLs in messages ---------------------------------------------------------------------
+
+REDACTED_URLS = [
+    (
+        "postgresql://u:p%40ss@h:5432/db?sslmode=require&password=qp",
+        "postgresql://u:***@h:5432/db?sslmode=require&password=***",
+    ),
+    ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("postgresql://h/db?PASSWORD=x", "postgresql://h/db?PASSWORD=***"),
+    ("postgresql://u:@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u:a/b@h/d", "<malformed database URL, not shown>"),
+]
+
+
+@pytest.mark.parametrize(("url", "shown"), REDACTED_URLS)
+def test_redact_url_hides_every_password_and_keeps_the_rest(url, shown):
+    assert database.redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://u:p%40ss@h/db", "p@ss"),
+        ("postgresql://u@h/db?password=qp", "qp"),
+        ("postgresql://u:url-pw@h/db?password=qp", "url-pw"),
+        ("postgresql://u@h/db", None),
+        ("postgresql://u:pw@[::1/db", None),  # unparseable: no password, no exception
+    ],
+)
+def test_url_password_is_the_decoded_password_of_the_url_or_its_query(url, password):
+    assert database.url_password(url) == password
+
+
+def test_password_candidates_cover_raw_encoded_query_and_pieces():
+    whole, pieces = database.password_candidates(
+        "postgresql://u:p%40ss@h/db?sslmode=require&Password=qp"
+    )
+    assert whole == {"p@ss", "p%40ss", "qp"}
+    assert pieces == {"p%40ss"}
+    whole, pieces = database.password_candidates("postgresql://u:ab/cd:ef@h/db")
+    assert {"ab/cd:ef"} <= whole
+    assert {"ab", "cd", "ef", "ab/cd", "cd:ef", "ab/cd:ef"} == pieces
+    # A text that is no postgresql:// URL is hidden whole; nothing empty ever is.
+    assert database.password_candidates(" not-a-url ") == ({"not-a-url"}, set())
+    assert database.password_candidates("") == (set(), set())
+    assert database.password_candidates("postgresql://u@h/db") == (set(), set())
+
+
+def test_redact_hides_longer_candidates_first_and_pieces_only_as_whole_tokens():
+    target = database.Target(url="postgresql://u:ab/cd@h/db")
+    assert database.redact("auth failed: ab/cd, cd; abc and cdx", target) == (
+        "auth failed: ***, ***; abc and cdx"
+    )
