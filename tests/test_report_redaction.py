@@ -270,3 +270,25 @@ def test_redact_hides_longer_candidates_first_and_pieces_only_as_whole_tokens():
     assert database.redact("auth failed: ab/cd, cd; abc and cdx", target) == (
         "auth failed: ***, ***; abc and cdx"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/tenant_config/smtp/passwords/0", redaction.REDACTED),  # an item: its list's key
+        ("/tenant_config/api_keys/2/10", redaction.REDACTED),  # nested lists
+        ("/tenant_config/secrets/region", BY_KEY),  # only the last key decides
+        ("/tenant_config/contacts/0/name", BY_KEY),
+        ("/columns/name", BY_KEY),
+    ],
+)
+def test_a_change_inside_a_list_is_redacted_by_the_list_s_key(path, shown):
+    """diff_json diffs lists item by item: a database literal in a list under a
+    secret key must not show up through its index."""
+    change = redaction.redact_change(Change(path, Op.REPLACE, BY_KEY, "${X}"))
+    assert change.old == shown
+    tenant = TenantPlan(
+        id="t", action=Action.UPDATE, changes=(Change(path, Op.REPLACE, BY_KEY, "${X}"),)
+    )
+    text = _text(plan_report.render_text, Plan(tenants=(tenant,)))
+    assert (BY_KEY in text) is (shown == BY_KEY)

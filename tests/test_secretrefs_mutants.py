@@ -270,3 +270,21 @@ def test_schema_rules_are_found_thirty_levels_down():
         schema = {"type": "object", "properties": {"k": schema}}
     rules = rules_from_schema(schema)
     assert rules["/k" * 30].env == "DEEP_SECRET"
+
+
+def test_mappings_inside_a_list_under_an_ordinary_key_are_walked():
+    doc = {"contacts": [{"password": "walked-fake"}, 5, None, True, 1.5, "plain"]}
+    extraction = extract(doc, "acme")
+    assert extraction.config == {
+        "contacts": [{"password": "${ACME_CONTACTS_0_PASSWORD}"}, 5, None, True, 1.5, "plain"]
+    }
+    assert [s.literal for s in extraction.secrets] == ["walked-fake"]
+
+
+def test_a_rule_on_list_items_references_each_plain_item():
+    rules = {"/webhooks/*": secretrefs.SecretRule("WEBHOOK_SIGNING")}
+    extraction = extract({"webhooks": ["plain-item-one", "two"]}, "acme", rules)
+    assert extraction.config == {
+        "webhooks": ["${ACME_WEBHOOK_SIGNING}", "${ACME_WEBHOOK_SIGNING_2}"]
+    }
+    assert [s.literal for s in extraction.secrets] == ["plain-item-one", "two"]
