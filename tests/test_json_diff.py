@@ -113,3 +113,11 @@ def test_apply_changes_removes_a_key_and_replaces_the_whole_document():
     assert apply_changes(nested, [Change("/t/l/1/k", Op.REPLACE, 2, 3)], "/t") == {
         "l": [{"k": 1}, {"k": 3}]
     }
+
+
+def test_a_change_is_frozen():
+    import dataclasses
+
+    change = Change("/columns/name", Op.REPLACE, "a", "b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.new = "c"  # type: ignore[misc]

@@ -46,10 +46,6 @@ WIDTHS = [
 ]
 
 
-def test_the_width_table_is_planning_s_table():
-    assert dict(WIDTHS) == dict(COLUMN_WIDTHS)
-
-
 def _with_length(column: str, length: int):
     value = "a" * length
     return record(value) if column == "id" else record(**{column: value})
@@ -72,6 +68,11 @@ def test_one_character_over_the_width_is_an_error_naming_column_field_and_length
         f"{width + 1} characters is too long for the column {column} "
         f"(VARCHAR({width})); shorten {COLUMN_SOURCES[column]}"
     )
+
+
+def test_the_width_table_is_planning_s_table():
+    """The widths of migrations 011/012: a change to either side must be deliberate."""
+    assert dict(WIDTHS) == dict(COLUMN_WIDTHS)
 
 
 def test_a_256_character_name_makes_the_tenant_invalid_and_nothing_is_written():
@@ -323,3 +324,14 @@ def test_what_flows_between_the_steps_is_frozen(value):
     field = dataclasses.fields(value)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(value, field, None)
+
+
+def test_build_plan_and_plan_tenant_do_not_force_unless_asked():
+    from tenant_migrator.pipeline import LoadResult
+
+    old = record()
+    row, state = row_for(old, "h-now"), ImportState(2, "h-then")
+    result = ok(record(name="Changed"))
+    plan = planning.build_plan(LoadResult(results=(result,)), {old.id: row}, {old.id: state})
+    assert [t.action for t in plan.tenants] == [Action.BLOCKED]
+    assert plan_tenant(result, row, state).action is Action.BLOCKED
