@@ -64,17 +64,14 @@ SHAPE_BOUNDARIES = [
 
 @pytest.mark.parametrize(("kind", "shortest", "too_short"), SHAPE_BOUNDARIES)
 def test_each_shape_variant_is_found_at_its_shortest_and_not_one_shorter(kind, shortest, too_short):
+    # The kind is the report's ``shape:<kind>`` (a contract), so it is named here.
     assert secretrefs.find_secret_shape(shortest) == kind
-    assert secretrefs.find_secret_shape(too_short) != kind
-
-
-def test_a_google_key_one_character_longer_is_no_google_key():
-    """Exactly 35 characters after AIza; a 36th (not a word boundary) is another thing."""
-    assert secretrefs.find_secret_shape("AIza" + _body(35)) == "google_api_key"
+    assert not secretrefs.looks_like_secret(too_short)
 
 
 def test_an_aws_key_id_one_character_longer_is_no_aws_key():
-    assert secretrefs.find_secret_shape("AKIA" + _body(17)) is None
+    # The id is exactly 20 characters: a longer run of them is something else.
+    assert not secretrefs.looks_like_secret("AKIA" + _body(17))
 
 
 def test_the_shortest_shape_is_found_even_at_the_length_pre_check():

@@ -694,6 +694,11 @@ def write_report(data: dict, baseline: dict | None, out: Path) -> None:
         "",
         f"Command: `{data['command']}`",
         "",
+        *(
+            [f"Baseline (`{data.get('baseline_file', 'baseline')}`): {baseline['command']}", ""]
+            if baseline
+            else []
+        ),
         f"Run: {data['finished']}, {data['mutants']} mutants in {data['seconds'] / 60:.1f} min "
         f"with {data['jobs']} job(s) on a shared 2-core machine "
         f"({data['sample'] or 'every mutant'}).",
@@ -860,6 +865,8 @@ def main(argv: list[str] | None = None) -> int:
     args.results.write_text(json.dumps(data, indent=1) + "\n")
     partial.unlink()
     baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    if args.baseline:
+        data["baseline_file"] = str(args.baseline)
     write_report(data, baseline, args.report)
     for name, s in _scores(results).items():
         print(f"{name}: {s['killed']}/{s['mutants']} killed ({_pct(s)})")
