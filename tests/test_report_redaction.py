@@ -259,6 +259,9 @@ def test_password_candidates_cover_raw_encoded_query_and_pieces():
     whole, pieces = database.password_candidates("postgresql://u:ab/cd:ef@h/db")
     assert {"ab/cd:ef"} <= whole
     assert {"ab", "cd", "ef", "ab/cd", "cd:ef", "ab/cd:ef"} == pieces
+    # A one-character piece would eat every such letter of a message: never a piece.
+    _whole, pieces = database.password_candidates("postgresql://u:a/bc@h/db")
+    assert pieces == {"bc", "a/bc"}
     # A text that is no postgresql:// URL is hidden whole; nothing empty ever is.
     assert database.password_candidates(" not-a-url ") == ({"not-a-url"}, set())
     assert database.password_candidates("") == (set(), set())
