@@ -295,3 +295,9 @@ def test_a_change_inside_a_list_is_redacted_by_the_list_s_key(path, shown):
     )
     text = _text(plan_report.render_text, Plan(tenants=(tenant,)))
     assert (BY_KEY in text) is (shown == BY_KEY)
+
+
+def test_longer_pieces_are_hidden_before_the_pieces_inside_them():
+    # The pieces of "xy/zw:uv" (beyond the parsed password "xy") include zw, uv and zw:uv.
+    target = database.Target(url="postgresql://u:xy/zw:uv@h/db")
+    assert database.redact("quoted: zw:uv", target) == "quoted: ***"
