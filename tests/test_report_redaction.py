@@ -264,6 +264,7 @@ def test_password_candidates_cover_raw_encoded_query_and_pieces():
     assert pieces == {"bc", "a/bc"}
     # A text that is no postgresql:// URL is hidden whole; nothing empty ever is.
     assert database.password_candidates(" not-a-url ") == ({"not-a-url"}, set())
+    assert database.password_candidates("mysql://u:pw@h") == ({"mysql://u:pw@h"}, set())
     assert database.password_candidates("") == (set(), set())
     assert database.password_candidates("postgresql://u@h/db") == (set(), set())
 

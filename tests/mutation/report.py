@@ -22,6 +22,10 @@ def pct(s: dict[str, int]) -> str:
     return f"{100 * s['killed'] / s['mutants']:.1f} %" if s["mutants"] else "—"
 
 
+def _without(s: dict[str, int], equivalent: int) -> dict[str, int]:
+    return {**s, "mutants": s["mutants"] - equivalent, "survived": s["survived"] - equivalent}
+
+
 def load_notes(path: Path) -> dict[tuple[str, str, str], str]:
     """Notes on survivors: (file, the mutated line's text stripped, change) → why it is
     equivalent or unreachable. Keyed by text, not line number, so edits elsewhere in
@@ -37,6 +41,12 @@ def write_report(
     notes = load_notes(notes_file)
     results = data["results"]
     by_target = scores(results)
+    # Survivors whose note says they are equivalent: no test can kill them.
+    equivalent = {t.name: 0 for t in targets}
+    for r in results:
+        why = notes.get((r["file"], r["text"], r["change"]), "")
+        if r["outcome"] == "survived" and why.startswith("Equivalent"):
+            equivalent[r["target"]] = equivalent.get(r["target"], 0) + 1
     lines = [
         "# Mutation testing",
         "",
@@ -62,9 +72,9 @@ def write_report(
         "`IS [NOT] DISTINCT FROM`/`AND`/`IS [NOT] NULL`/`md5` swaps in f-strings, and",
         "listed calls (e.g. `redact_change`) replaced by their argument.",
         "",
-        "| module | files | mutants | killed | survived | score |"
+        "| module | files | mutants | killed | survived | score | score, equivalent ones left out |"
         + (" baseline |" if baseline else ""),
-        "| --- | --- | --- | --- | --- | --- |" + (" --- |" if baseline else ""),
+        "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if baseline else ""),
     ]
     base_by_target = scores(baseline["results"]) if baseline else {}
     total = {"mutants": 0, "killed": 0, "survived": 0}
@@ -76,7 +86,7 @@ def write_report(
             total[k] += s[k]
         row = (
             f"| {t.name} | {', '.join(f'`{f}`' for f in t.files)} | {s['mutants']} | "
-            f"{s['killed']} | {s['survived']} | {pct(s)} |"
+            f"{s['killed']} | {s['survived']} | {pct(s)} | {pct(_without(s, equivalent[t.name]))} |"
         )
         if baseline:
             b = base_by_target.get(t.name)
@@ -84,7 +94,8 @@ def write_report(
         lines.append(row)
     lines.append(
         f"| **all** | | {total['mutants']} | {total['killed']} | {total['survived']} | "
-        f"{pct(total)} |" + (" |" if baseline else "")
+        f"{pct(total)} | {pct(_without(total, sum(equivalent.values())))} |"
+        + (" |" if baseline else "")
     )
     lines += ["", "Tests run against each module's mutants (`TARGETS` in the script):", ""]
     for t in targets:
