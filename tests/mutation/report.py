@@ -97,6 +97,20 @@ def write_report(
         f"{pct(total)} | {pct(_without(total, sum(equivalent.values())))} |"
         + (" |" if baseline else "")
     )
+    timeouts: dict[str, int] = {}
+    for r in results:
+        if r["outcome"] == "timeout":
+            timeouts[r["target"]] = timeouts.get(r["target"], 0) + 1
+    if timeouts:
+        lines += [
+            "",
+            "Timeouts, counted as killed (a loaded machine can make a slow test run time out "
+            "too; rerun those with `--match` to be sure): "
+            + ", ".join(f"{name} {n}" for name, n in timeouts.items())
+            + ".",
+        ]
+    for caveat in data.get("caveats", []):
+        lines += ["", f"**Caveat.** {caveat}"]
     lines += ["", "Tests run against each module's mutants (`TARGETS` in the script):", ""]
     for t in targets:
         if t.name in by_target:

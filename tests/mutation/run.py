@@ -100,7 +100,7 @@ TARGETS: tuple[Target, ...] = (
         (
             "tests/test_drift_write_check.py",
             "tests/test_drift.py",
-            "tests/test_history_secrets.py",
+            "tests/test_history_*.py",
         ),
         scope=("_write_sql", "_write_incoming", "_existing", "snapshot_sql", "hash_sql"),
     ),
