@@ -13,7 +13,7 @@ the mutant too (checked before the first mutant). Without ``TEST_DATABASE_URL`` 
 embedded PostgreSQL is started once for the whole run.
 
 Writes ``tests/mutation/results.json`` (every mutant and its outcome) and
-``tests/MUTATION.md`` (scores, every survivor with its note from ``NOTES``, which
+``tests/MUTATION.md`` (scores, every survivor with its note from ``notes.json``, which
 says why it is equivalent or unreachable). ``--baseline FILE`` adds the scores of
 an earlier results file, and which test now kills each of its survivors.
 
