@@ -39,7 +39,17 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 def _last_key(path: str) -> str:
-    return unescape(path.rsplit("/", 1)[-1])
+    """The key a change's value sits under: its last segment that is no list index.
+
+    An item of a list has its list's key, as in ``redact``: a change to
+    ``/tenant_config/smtp/passwords/0`` is under ``passwords``. (A mapping key made
+    of digits reads as an index too; the key above it decides then, which can only
+    hide more.)
+    """
+    for token in reversed(path.split("/")[1:]):
+        if not token.isdigit():
+            return unescape(token)
+    return ""
 
 
 def redact_change(change: Change, *, new_from_record: bool = False) -> Change:

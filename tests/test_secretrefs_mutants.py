@@ -1,0 +1,287 @@
+"""Secret detection and extraction at the edges the rest of the suite left open: each
+test kills mutants of ``tenant_migrator/secretrefs/`` that survived it (listed in
+tests/MUTATION.md). Only the package's public names are used, so the tests hold
+whatever the modules inside it become.
+
+Fake secrets are built from the documented shapes (prefix + the documented alphabet
+and length) out of ``FAKE``/``0`` filler, never copied from anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tenant_migrator import secretrefs
+from tenant_migrator.errors import MigratorError
+from tenant_migrator.secretrefs import (
+    KEPT,
+    REFERENCED,
+    REMOVED,
+    MissingEnvironment,
+    dotenv_quote,
+    dotenv_unquote,
+    extract,
+    resolve,
+    rules_from_schema,
+)
+
+
+def _body(n: int, alphabet: str = "FAKE0") -> str:
+    return (alphabet * (n // len(alphabet) + 1))[:n]
+
+
+# kind, the shortest value of each documented variant, the same one character short.
+# A new variant or shape is one row.
+SHAPE_BOUNDARIES = [
+    ("stripe", "sk_live_" + _body(10), "sk_live_" + _body(9)),
+    ("stripe", "sk_test_" + _body(10), "sk_test_" + _body(9)),
+    ("stripe", "rk_live_" + _body(10), "rk_live_" + _body(9)),
+    ("stripe", "rk_test_" + _body(10), "rk_test_" + _body(9)),
+    ("openai", "sk-" + _body(20), "sk-" + _body(19)),
+    ("aws_access_key", "AKIA" + _body(16), "AKIA" + _body(15)),
+    ("aws_access_key", "ASIA" + _body(16), "ASIA" + _body(15)),
+    ("github", "ghp_" + _body(30), "ghp_" + _body(29)),
+    ("github", "gho_" + _body(30), "gho_" + _body(29)),
+    ("github", "ghu_" + _body(30), "ghu_" + _body(29)),
+    ("github", "ghs_" + _body(30), "ghs_" + _body(29)),
+    ("github", "ghr_" + _body(30), "ghr_" + _body(29)),
+    ("github", "github_pat_" + _body(30), "github_pat_" + _body(29)),
+    ("slack", "xoxa-" + _body(10), "xoxa-" + _body(9)),
+    ("slack", "xoxb-" + _body(10), "xoxb-" + _body(9)),
+    ("slack", "xoxp-" + _body(10), "xoxp-" + _body(9)),
+    ("slack", "xoxo-" + _body(10), "xoxo-" + _body(9)),
+    ("slack", "xoxs-" + _body(10), "xoxs-" + _body(9)),
+    ("slack", "xoxr-" + _body(10), "xoxr-" + _body(9)),
+    ("google_api_key", "AIza" + _body(35), "AIza" + _body(34)),
+    ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(10) + "." + _body(9)),
+    ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(9) + "." + _body(10)),
+    ("jwt", "eyJ" + _body(5) + ".eyJ" + _body(5) + ".", "eyJ" + _body(5) + ".eyJ" + _body(4) + "."),
+    ("jwt", "eyJ" + _body(5) + ".eyJ" + _body(5) + ".", "eyJ" + _body(4) + ".eyJ" + _body(5) + "."),
+]
+
+
+@pytest.mark.parametrize(("kind", "shortest", "too_short"), SHAPE_BOUNDARIES)
+def test_each_shape_variant_is_found_at_its_shortest_and_not_one_shorter(kind, shortest, too_short):
+    # The kind is the report's ``shape:<kind>`` (a contract), so it is named here.
+    assert secretrefs.find_secret_shape(shortest) == kind
+    assert not secretrefs.looks_like_secret(too_short)
+
+
+def test_an_aws_key_id_one_character_longer_is_no_aws_key():
+    # The id is exactly 20 characters: a longer run of them is something else.
+    assert not secretrefs.looks_like_secret("AKIA" + _body(17))
+
+
+def test_the_shortest_shape_is_found_even_at_the_length_pre_check():
+    # 15 characters: the pre-check skips shorter strings only.
+    shortest = "xoxb-" + _body(10)
+    assert len(shortest) == 15
+    assert secretrefs.looks_like_secret(shortest)
+    extraction = extract({"note": shortest}, "acme")
+    assert extraction.config == {"note": "${ACME_NOTE}"}
+
+
+# Key names: every spelling the rule names; a new one is one row.
+SECRET_KEYS = [
+    "password",
+    "smtp_password",
+    "PASSWORD",
+    "passwd",
+    "db_passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "refresh_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "API_KEY",
+    "private_key",
+    "privatekey",
+    "private-key",
+]
+PLAIN_KEYS = ["name", "pass", "key", "api", "private", "keystore", "primary_color"]
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_a_secret_key_name_makes_its_plain_value_a_reference(key):
+    assert secretrefs.is_secret_key(key)
+    extraction = extract({"section": {key: "plain-words-here"}}, "acme")
+    (ref,) = extraction.secrets
+    assert ref.action == REFERENCED and ref.literal == "plain-words-here"
+    assert extraction.config["section"][key] == "${" + ref.env_var + "}"
+
+
+@pytest.mark.parametrize("key", PLAIN_KEYS)
+def test_an_ordinary_key_keeps_its_plain_value(key):
+    assert not secretrefs.is_secret_key(key)
+    assert extract({key: "plain-words-here"}, "acme").config == {key: "plain-words-here"}
+
+
+def test_a_list_of_plain_strings_under_a_secret_key_is_referenced_item_by_item():
+    extraction = extract({"smtp": {"passwords": ["hunter-fake-one", "x"]}}, "acme")
+    assert extraction.config == {
+        "smtp": {"passwords": ["${ACME_SMTP_PASSWORDS_0}", "${ACME_SMTP_PASSWORDS_1}"]}
+    }
+    assert [s.literal for s in extraction.secrets] == ["hunter-fake-one", "x"]
+
+
+def test_a_shaped_default_under_an_ordinary_key_leaves_the_config():
+    shaped = "sk-" + _body(24)
+    extraction = extract({"assistant": {"model_key": "${OPENAI_KEY:-" + shaped + "}"}}, "acme")
+    assert extraction.config == {"assistant": {"model_key": "${OPENAI_KEY}"}}
+    (ref,) = extraction.secrets
+    assert (ref.env_var, ref.action, ref.literal) == ("OPENAI_KEY", REFERENCED, shaped)
+    assert ref.reason == "reference-default"
+
+
+def test_an_ordinary_default_under_an_ordinary_key_is_left_alone():
+    extraction = extract({"region": "${REGION:-eu-west-1}"}, "acme")
+    assert extraction.config == {"region": "${REGION:-eu-west-1}"} and extraction.secrets == ()
+
+
+@pytest.mark.parametrize(
+    "reference", ["${smtp_password}", "${Mixed_Case1}", "${SMTP_PASSWORD:-}", "${_X}"]
+)
+def test_a_lower_case_or_empty_default_reference_is_kept_not_taken_as_a_literal(reference):
+    extraction = extract({"email": {"smtp": {"password": reference}}}, "acme")
+    assert extraction.config == {"email": {"smtp": {"password": reference}}}
+    (ref,) = extraction.secrets
+    assert ref.action == KEPT and ref.literal is None
+
+
+def test_without_x_secret_annotations_the_baseline_rules_still_apply():
+    """The platform's own schema carries none: anon_key and the service key must
+    still be found by their paths, not only by chance of their key names."""
+    rules = rules_from_schema({"type": "object", "properties": {}})
+    assert set(secretrefs.BASELINE_RULES) <= set(rules)
+    doc = {
+        "infrastructure": {
+            "supabase": {"anon_key": "anon-fake-value", "service_key": "service-fake-value"}
+        }
+    }
+    extraction = extract(doc, "acme", rules)
+    assert extraction.config == {
+        "infrastructure": {"supabase": {"anon_key": "${ACME_SUPABASE_ANON_KEY}"}}
+    }
+    by_path = {s.json_path: s for s in extraction.secrets}
+    assert by_path["/infrastructure/supabase/service_key"].action == REMOVED
+    assert by_path["/infrastructure/supabase/service_key"].literal == "service-fake-value"
+
+
+def test_the_service_key_s_default_literal_is_kept_for_secrets_out():
+    doc = {"infrastructure": {"supabase": {"service_key": "${SUPABASE_SERVICE_KEY:-fake-dflt}"}}}
+    extraction = extract(doc, "acme")
+    assert extraction.config == {"infrastructure": {"supabase": {}}}
+    (ref,) = extraction.secrets
+    assert (ref.action, ref.literal) == (REMOVED, "fake-dflt")
+
+
+def test_a_removed_reference_without_default_has_no_literal():
+    doc = {"infrastructure": {"supabase": {"service_key": "${SUPABASE_SERVICE_KEY}"}}}
+    (ref,) = extract(doc, "acme").secrets
+    assert (ref.action, ref.literal) == (REMOVED, None)
+
+
+def test_a_third_env_name_collision_gets_its_own_suffix():
+    # Three pointers that all turn into ACME_A_B.
+    doc = {"a": {"b": {"password": "x1-fake"}}}
+    doc["a-b"] = {"password": "x2-fake"}
+    doc["a_b"] = {"password": "x3-fake"}
+    extraction = extract(doc, "acme")
+    names = [s.env_var for s in extraction.secrets]
+    assert len(set(names)) == 3
+    assert sorted(names) == ["ACME_A_B_PASSWORD", "ACME_A_B_PASSWORD_2", "ACME_A_B_PASSWORD_3"]
+
+
+@pytest.mark.parametrize(
+    ("value", "quoted"),
+    [
+        ("a\rb", '"a\\rb"'),
+        ("a\nb", '"a\\nb"'),
+        ("a\tb", '"a\\tb"'),
+        ('a"b', '"a\\"b"'),
+        ("a\\b", '"a\\\\b"'),
+        ("plain", "plain"),
+    ],
+)
+def test_dotenv_quoting_escapes_each_control_character_and_round_trips(value, quoted):
+    assert dotenv_quote(value) == quoted
+    assert dotenv_unquote(dotenv_quote(value)) == value
+
+
+def test_a_secret_reference_is_immutable():
+    (ref,) = extract({"password": "frozen-fake"}, "acme").secrets
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.literal = "other"  # type: ignore[misc]
+
+
+# --- depth limits ------------------------------------------------------------------------
+
+
+def _nested(levels: int, leaf: object) -> object:
+    value = leaf
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def _depth_errors(extraction) -> list:
+    return [p for p in extraction.problems if "levels deep" in p.message]
+
+
+def test_extraction_accepts_mappings_nested_to_the_limit_and_refuses_one_deeper():
+    # The document is level 0: MAX_DEPTH levels of mappings below it are accepted.
+    limit = secretrefs.MAX_DEPTH
+    assert _depth_errors(extract(_nested(limit + 1, "x"), "acme")) == []
+    assert _depth_errors(extract(_nested(limit + 2, "x"), "acme"))
+
+
+def test_extraction_accepts_a_list_at_the_limit_and_refuses_one_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert _depth_errors(extract(_nested(limit, ["x"]), "acme")) == []
+    assert _depth_errors(extract(_nested(limit + 1, ["x"]), "acme"))
+    # Under a secret key (items are walked one by one, not copied) the same limit.
+    assert _depth_errors(extract(_nested(limit - 1, {"password": ["x"]}), "acme")) == []
+    assert _depth_errors(extract(_nested(limit, {"password": ["x"]}), "acme"))
+
+
+def test_resolve_accepts_nesting_to_the_limit_and_refuses_one_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert resolve(_nested(limit, "plain"), environ={}) == _nested(limit, "plain")
+    with pytest.raises(MigratorError, match="levels deep"):
+        resolve(_nested(limit + 1, "plain"), environ={})
+
+
+def test_resolve_reports_a_missing_variable():
+    with pytest.raises(MissingEnvironment):
+        resolve({"password": "${NOT_SET_ANYWHERE_FAKE}"}, environ={})
+
+
+def test_schema_rules_are_found_thirty_levels_down():
+    schema: dict = {"x-secret": {"env": "DEEP_SECRET"}}
+    for _ in range(30):
+        schema = {"type": "object", "properties": {"k": schema}}
+    rules = rules_from_schema(schema)
+    assert rules["/k" * 30].env == "DEEP_SECRET"
+
+
+def test_mappings_inside_a_list_under_an_ordinary_key_are_walked():
+    doc = {"contacts": [{"password": "walked-fake"}, 5, None, True, 1.5, "plain"]}
+    extraction = extract(doc, "acme")
+    assert extraction.config == {
+        "contacts": [{"password": "${ACME_CONTACTS_0_PASSWORD}"}, 5, None, True, 1.5, "plain"]
+    }
+    assert [s.literal for s in extraction.secrets] == ["walked-fake"]
+
+
+def test_a_rule_on_list_items_references_each_plain_item():
+    rules = {"/webhooks/*": secretrefs.SecretRule("WEBHOOK_SIGNING")}
+    extraction = extract({"webhooks": ["plain-item-one", "two"]}, "acme", rules)
+    assert extraction.config == {
+        "webhooks": ["${ACME_WEBHOOK_SIGNING}", "${ACME_WEBHOOK_SIGNING_2}"]
+    }
+    assert [s.literal for s in extraction.secrets] == ["plain-item-one", "two"]
