@@ -188,7 +188,7 @@ def test_the_shape_regex_is_boundary_plus_body_of_every_shape():
     assert shapes.SHAPE_RE.pattern == "|".join(
         f"(?P<{name}>{shape.boundary}{shape.body})" for name, shape in shapes.SHAPES.items()
     )
-    assert shapes.SHAPE_MIN == 15  # a Slack token: "xoxb-" and ten characters
+    assert shapes.SHAPE_MIN == 8  # a URL with a password: "a://:p@h"
 
 
 @pytest.mark.parametrize("name", sorted(shapes.SHAPES))

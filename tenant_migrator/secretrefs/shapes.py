@@ -51,11 +51,12 @@ SHAPES: Mapping[str, Shape] = {
     # RFC 7519: base64url header "eyJ…" . payload "eyJ…" . signature.
     "jwt": Shape("JWT", r"\b", r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     # scheme://user:password@host (RFC 3986 userinfo): a DSN, a database URL, a broker
-    # URL. Not when the password is already a ${REFERENCE}, nor user@host alone.
+    # URL, up to the next space. Not when the password is already a ${REFERENCE},
+    # nor user@host alone.
     "url_credentials": Shape(
         "password inside a URL",
         r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*",
-        r"://[^\s:/?#@]*:(?!\$\{[^}]*\}@)[^\s/?#]+@[^\s/?#@]",
+        r"://[^\s:/?#@]*:(?!\$\{[^}]*\}@)[^\s/?#]+@[^\s/?#@][^\s]*",
     ),
     # Slack incoming webhooks: https://hooks.slack.com/services/T…/B…/<24 characters>.
     "slack_webhook": Shape(
