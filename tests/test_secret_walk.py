@@ -148,3 +148,22 @@ def test_a_third_path_with_the_same_name_gets_its_own_suffix():
         "ACME_A_B_TOKEN_3",
     ]
     assert len({s.json_path for s in result.secrets}) == 3
+
+
+def test_displays_of_database_values_hide_what_extraction_would_take_out():
+    from tenant_migrator.redaction import REDACTED, redact
+
+    row = {
+        "secrets": {"one": "FAKE-one", "deep": {"x": "FAKE-deep"}, "on": True},
+        "pbx": {"pwd": 918273, "max_tokens": 4096},
+        "twilio": {"auth": "0123456789abcdef" * 2},
+        "report": {"target": "postgres://u:FAKE@db.example/x", "name": "Reports"},
+        "list_passwords": ["FAKE-a", "${OK}"],
+    }
+    assert redact(row) == {
+        "secrets": {"one": REDACTED, "deep": {"x": REDACTED}, "on": True},
+        "pbx": {"pwd": REDACTED, "max_tokens": 4096},
+        "twilio": {"auth": REDACTED},
+        "report": {"target": REDACTED, "name": "Reports"},
+        "list_passwords": [REDACTED, "${OK}"],
+    }

@@ -12,6 +12,7 @@ fields still catch any value, a plain ``sk-…`` included: there the field says 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -218,6 +219,7 @@ def snake_key(name: str) -> str:
     return _CAMEL.sub("_", name).replace("-", "_").lower()
 
 
+@functools.lru_cache(maxsize=4096)
 def key_class(name: str) -> int:
     """What ``name`` says about its value: ``NOT_SECRET``, ``SECRET_TEXT``,
     ``SECRET_VALUE`` or ``SECRET_CONTAINER``."""
