@@ -178,3 +178,21 @@ def test_audit_finds_the_new_forms_in_the_database_and_history_never_keeps_them(
     for name, value in FORMS.items():
         assert value not in found.output + imported.output, name
     assert_no_secrets(pg, url, set(FORMS.values()), found.output, imported.output)
+
+
+def test_import_skip_invalid_leaves_out_both_tenants_that_would_share_a_variable(
+    run_cli, tmp_path, database_url, pg
+):
+    root = make_project(tmp_path / "clash", planted=False)
+    for tenant_id, password in (("a-b", "PLANTED-clash-1"), ("a_b", "PLANTED-clash-2")):
+        document = valid_document(tenant_id)
+        document["email"]["smtp"]["password"] = password
+        write_client(root, tenant_id, document)
+    tm = project_cli(run_cli, root, database_url)
+    done = tm("import", "--skip-invalid")
+    assert done.returncode == 1, done.output
+    assert "clients/a_b/client.yaml" in done.output and "clients/a-b/client.yaml" in done.output
+    rows = tenants_rows(pg, database_url)
+    assert "a-b" not in rows and "a_b" not in rows
+    assert "africastay" in rows  # the others were written
+    assert_no_secrets(pg, database_url, {"PLANTED-clash-1", "PLANTED-clash-2"}, done.output)
