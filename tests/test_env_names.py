@@ -153,7 +153,9 @@ def test_a_reference_of_its_own_settles_the_clash(tmp_path):
     assert all(r.ok for r in load_tenants(Settings(project)).results)
 
 
-def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(tmp_path, run_cli):
+def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(
+    tmp_path, run_cli, database_url
+):
     project = _project(
         tmp_path / "p",
         {
@@ -173,3 +175,11 @@ def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(tmp_path,
     line, column = warning["line"], warning["column"]
     assert f"clients/lower/client.yaml:{line}:{column}" in text.output
     assert "runtime cannot resolve" in text.output
+    plan = run_cli(
+        "--project-dir", project, "--database-url", database_url, "plan", "--format", "json"
+    )
+    assert plan.returncode == 1 and "FAKE-" not in plan.output
+    planned = {t["id"]: t for t in json.loads(plan.stdout)["tenants"]}
+    assert planned["a-b"]["action"] == planned["a_b"]["action"] == "invalid"
+    (planned_warning,) = planned["lower"]["warnings"]
+    assert (planned_warning["line"], planned_warning["column"]) == (line, column)
