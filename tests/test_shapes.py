@@ -134,6 +134,8 @@ NEGATIVE = [
     "sk-bratislava-tours-and-transfers-2025",
     "sk-" + B62,
     "helpdesk-proj-" + B62,  # "sk-proj-" inside a word
+    "sk-" + B62[:19] + "T3BlbkFJ" + B62[:20],  # older keys: 20, the marker, 20
+    "sk-" + B62[:21] + "T3BlbkFJ" + B62[:20],
     # Twilio: 31/33 hex, non-hex, another prefix, inside a word.
     "SK" + H32[:31],
     "SK" + H32 + "0",
@@ -217,12 +219,17 @@ def test_length_limits_at_below_and_above(kind, prefix, filler, limit, exact, de
     assert shapes.find_secret_shape(f"x {value} y") == expected
 
 
-def test_the_shortest_shape_sets_the_length_below_which_nothing_is_searched():
-    # "a://:p@h": a URL with a password, the shortest any shape can be.
-    assert shapes.SHAPE_MIN == 8
+def test_the_shortest_shapes_set_the_lengths_below_which_nothing_is_searched():
+    # 15: a Slack token, the shortest shape but one; 8: a URL with a password
+    # ("a://:p@h"), which strings shorter than 15 are searched for only when they hold "://".
+    assert (shapes.SHAPE_MIN, shapes.URL_MIN) == (15, 8)
+    assert shapes.find_secret_shape("xoxb-" + "0" * 10) == "slack"
+    assert shapes.find_secret_shape("xoxb-" + "0" * 9) is None
     assert shapes.find_secret_shape("a://:p@h") == "url_credentials"
-    assert shapes.find_secret_shape("xoxb-" + "0" * 10) == "slack"  # 15, the old minimum
-    assert extract({"n": "a://:p@h"}, "acme", {}).config == {"n": "${ACME_N}"}
+    assert shapes.find_secret_shape("a://:p@") is None
+    for value, kind in (("a://:p@h", "url_credentials"), ("xoxb-" + "0" * 10, "slack")):
+        result = extract({"n": value, "m": [value]}, "acme", {})
+        assert [s.reason for s in result.secrets] == [f"shape:{kind}"] * 2
 
 
 # --- OpenAI: free text versus fields that say what they hold --------------------------

@@ -39,6 +39,7 @@ from tenant_migrator.secretrefs.shapes import (
     SHAPE_HINT_RE,
     SHAPE_MIN,
     SHAPE_RE,
+    URL_MARK,
     find_secret_shape,
     is_hex_secret_key,
     key_class,
@@ -167,7 +168,10 @@ def _plain(value: Any) -> bool:
     is copied as it is (what ``_Extractor.value`` would return, sooner)."""
     kind = type(value)
     if kind is str:
-        return "${" not in value and (len(value) < SHAPE_MIN or SHAPE_HINT_RE.search(value) is None)
+        return "${" not in value and (
+            (len(value) < SHAPE_MIN and URL_MARK not in value)
+            or SHAPE_HINT_RE.search(value) is None
+        )
     return value is None or kind is int or kind is float or kind is bool
 
 
@@ -257,7 +261,8 @@ class _Extractor:
                 kind = type(item)
                 if kind is str:
                     if "${" not in item and (
-                        len(item) < SHAPE_MIN or SHAPE_HINT_RE.search(item) is None
+                        (len(item) < SHAPE_MIN and URL_MARK not in item)
+                        or SHAPE_HINT_RE.search(item) is None
                     ):
                         if not hex_key or len(item) != 32 or HEX32.fullmatch(item) is None:
                             out[name] = item

@@ -72,12 +72,12 @@ SHAPES: Mapping[str, Shape] = {
     # Stripe webhook signing secrets: "whsec_" + base62.
     "stripe_webhook": Shape("Stripe webhook secret", _WORD, r"whsec_[A-Za-z0-9]{24,}"),
     # OpenAI: project, service-account and admin keys (sk-proj-, sk-svcacct-,
-    # sk-admin-), and the older keys, which carry "T3BlbkFJ" (base64 of "OpenAI").
+    # sk-admin-), and the older keys: 20, "T3BlbkFJ" (base64 of "OpenAI"), 20.
     # A plain "sk-…" is a slug as often as a key: only the specific forms here.
     "openai": Shape(
         "OpenAI API key",
         _WORD,
-        r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9_-]*T3BlbkFJ[A-Za-z0-9_-]*)",
+        r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
     ),
     # AWS access key ids: a 4-character type prefix (AKIA long-term, ASIA temporary,
     # ABIA STS service bearer, ACCA context-specific, A3T* older) + 16 of [A-Z0-9].
@@ -132,14 +132,26 @@ def _shortest_match(pattern: str) -> int:
         return 0
 
 
-# No shape fits in fewer characters (8: "a://:p@h", a URL with a password), so the
-# many short values of a client file (codes, ports, colours) skip the regexes.
-SHAPE_MIN = _shortest_match(SHAPE_RE.pattern)
+# No shape but a URL's password fits in fewer characters (15: a Slack token), and
+# that one holds "://" (its shortest, "a://:p@h", is 8): so the many short values of
+# a client file (codes, ports, colours, names) skip the regexes altogether, after
+# one substring test. Keeping the URL out of the minimum halves the strings searched.
+URL_MARK = "://"
+URL_MIN = _shortest_match(f"{SHAPES['url_credentials'].boundary}{SHAPES['url_credentials'].body}")
+SHAPE_MIN = _shortest_match(
+    "|".join(
+        f"(?:{shape.boundary}{shape.body})"
+        for kind, shape in SHAPES.items()
+        if kind != "url_credentials"
+    )
+)
 
 
 def shape_match(text: str) -> re.Match[str] | None:
     """``SHAPE_RE.search(text)``, ruling out cheaply the text that cannot match."""
-    if len(text) < SHAPE_MIN or SHAPE_HINT_RE.search(text) is None:
+    if len(text) < SHAPE_MIN and (len(text) < URL_MIN or URL_MARK not in text):
+        return None
+    if SHAPE_HINT_RE.search(text) is None:
         return None
     return SHAPE_RE.search(text)
 
