@@ -232,6 +232,18 @@ def test_the_shortest_shapes_set_the_lengths_below_which_nothing_is_searched():
         assert [s.reason for s in result.secrets] == [f"shape:{kind}"] * 2
 
 
+def test_every_alternative_of_the_pre_check_starts_with_a_literal_character():
+    # What lets the engine skip to the next possible first character instead of
+    # trying every position of every string (see shapes.SHAPE_HINT_RE).
+    from re import _parser  # type: ignore[attr-defined]
+
+    (op, (_, alternatives)), *rest = _parser.parse(shapes.SHAPE_HINT_RE.pattern).data
+    assert op is _parser.BRANCH and not rest
+    assert len(alternatives) >= len(shapes.SHAPES)
+    for alternative in alternatives:
+        assert alternative.data[0][0] is _parser.LITERAL, alternative
+
+
 # --- OpenAI: free text versus fields that say what they hold --------------------------
 
 
