@@ -13,28 +13,35 @@ from typing import Any
 
 from tenant_migrator import secretrefs
 from tenant_migrator.planning import Change, unescape
+from tenant_migrator.secretrefs import shapes
 
 REDACTED = "<redacted>"
 # A value longer than this, as one line of JSON, is shown as a summary.
 SHORT_VALUE_WIDTH = 60
 
 
-def redact(value: Any, key: str = "") -> Any:
-    """``value`` with every string that looks like a secret replaced by a marker.
+def redact(value: Any, key: str = "", every: bool = False) -> Any:
+    """``value`` with every value that looks like a secret replaced by a marker.
 
-    A string is hidden when it has a well-known secret shape, or sits under a
-    secret-looking key (``*password*``, ``*api_key*`` …) without being a reference.
+    By extraction's rules (``secretrefs.shapes``): a string with a well-known secret
+    shape; a string or number under a secret-looking key (``*password*``,
+    ``*api_key*`` …) that is no reference; 32 hex under a Twilio-ish key; any value
+    below a ``secrets``/``credentials``/``api_keys`` mapping (``every``).
     """
+    named = shapes.SECRET_CONTAINER if every else shapes.key_class(key) if key else 0
     if isinstance(value, str):
-        if secretrefs.looks_like_secret(value) or (
-            key and secretrefs.is_secret_key(key) and not secretrefs.is_reference(value)
-        ):
+        if secretrefs.looks_like_secret(value) or (named and not secretrefs.is_reference(value)):
+            return REDACTED
+        if key and shapes.HEX32.fullmatch(value) and shapes.is_hex_secret_key(key):
             return REDACTED
         return value
     if isinstance(value, dict):
-        return {k: redact(v, k) for k, v in value.items()}
+        inside = named == shapes.SECRET_CONTAINER
+        return {k: redact(v, k, inside) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v, key) for v in value]
+        return [redact(v, key, every) for v in value]
+    if type(value) in (int, float) and named >= shapes.SECRET_VALUE:
+        return REDACTED
     return value
 
 

@@ -47,7 +47,7 @@ PLANTED: dict[str, str] = {
     "vapi": "planted-fake-vapi-key-000001",
     "anon_jwt": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiIsInBsYW50ZWQiOjF9.plantedFAKEsig000001",
     "service": "planted-fake-service-key-000001",
-    "signature_openai": "sk-plantedFAKE0000000000000000000001",
+    "signature_openai": "sk-proj-plantedFAKE0000000000000000000001",
     "aws": "AKIAPLANTEDFAKE00001",
     "github": "ghp_plantedFAKE00000000000000000000000001",
     "webhook_token": "planted-fake-webhook-token-000001",

@@ -65,17 +65,11 @@ def test_a_secret_rule_takes_store_only_by_keyword():
 @pytest.mark.parametrize("kind", sorted(shapes.SHAPES))
 def test_every_shape_kind_is_named_in_words_by_its_own_table_entry(kind):
     # One table: the partial-value warning names the shape by its entry's label.
-    examples = {
-        "private_key": "-----BEGIN RSA PRIVATE KEY-----",
-        "jwt": "eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.sig",
-        "sendgrid": "SG.aaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbb",
-        "stripe": "sk_live_" + "a" * 24,
-        "openai": "sk-" + "a" * 24,
-        "aws_access_key": "AKIA" + "A" * 16,
-        "github": "ghp_" + "a" * 36,
-        "slack": "xoxb-" + "1" * 12,
-        "google_api_key": "AIza" + "a" * 35,
-    }
+    from test_shapes import POSITIVE  # one row per documented format
+
+    examples = {}
+    for name, value in POSITIVE:
+        examples.setdefault(name, value.splitlines()[0] if name == "private_key" else value)
     assert set(examples) == set(shapes.SHAPES)
     extraction = extract({"note": f"see {examples[kind]} here"}, "acme", {})
     assert [s.reason for s in extraction.secrets] == [f"shape:{kind}"]

@@ -164,9 +164,9 @@ def test_ordinary_text_is_not_mistaken_for_a_secret(harmless):
 
 
 def test_a_secret_shaped_key_is_an_error_without_echoing_it():
-    result = _extract({"extras": {"sk-live-0000000000000000000000000000": True}})
+    result = _extract({"extras": {"sk-proj-0000000000000000000000000000": True}})
     (error,) = result.problems
-    assert error.is_error and "sk-live" not in error.message
+    assert error.is_error and "sk-proj" not in error.message
 
 
 def test_env_names_for_paths_stay_unique():

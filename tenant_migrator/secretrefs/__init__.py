@@ -57,7 +57,12 @@ from tenant_migrator.secretrefs.rules import (
     resolve_local_ref,
     rules_from_schema,
 )
-from tenant_migrator.secretrefs.runtime import MissingEnvironment, references, resolve
+from tenant_migrator.secretrefs.runtime import (
+    MissingEnvironment,
+    UnresolvableReference,
+    references,
+    resolve,
+)
 from tenant_migrator.secretrefs.shapes import (
     find_secret_shape,
     is_secret_key,
@@ -87,6 +92,7 @@ __all__ = [
     "SecretRule",
     "SecretsFileError",
     "SharedSecrets",
+    "UnresolvableReference",
     "check_environment",
     "check_target",
     "collect_literals",

@@ -23,6 +23,7 @@ from typing import Any
 from tenant_migrator.errors import UsageError
 from tenant_migrator.secretrefs.model import REMOVED
 from tenant_migrator.secretrefs.runtime import references
+from tenant_migrator.secretrefs.syntax import resolvable
 
 SET = "set"
 EMPTY = "empty"
@@ -34,7 +35,9 @@ MISSING = "missing"
 class EnvVariable:
     """One variable the tenants reference. ``status``: "set"; "empty" (set to "" and
     needed without a default); "default" (unset or empty, every use has a default);
-    "missing" (unset, some use has no default). Never carries the value."""
+    "missing" (unset, some use has no default; or a name the runtime cannot
+    resolve, ``${smtp_password}``, whatever the environment holds). Never carries
+    the value."""
 
     name: str
     status: str
@@ -137,6 +140,10 @@ def check_environment(
     variables = []
     for name in sorted(uses):
         value = env.get(name)
+        if not resolvable(name):
+            # The platform's runtime reads no such name: it can never be set for it.
+            variables.append(EnvVariable(name, MISSING, True, tuple(sorted(uses[name]))))
+            continue
         if value:
             status = SET
         elif required[name]:

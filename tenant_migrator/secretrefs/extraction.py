@@ -31,19 +31,33 @@ from tenant_migrator.secretrefs.model import (
 )
 from tenant_migrator.secretrefs.rules import BASELINE_RULES, SecretRule
 from tenant_migrator.secretrefs.shapes import (
+    HEX32,
+    NOT_SECRET,
+    SECRET_CONTAINER,
+    SECRET_TEXT,
+    SECRET_VALUE,
     SHAPE_HINT_RE,
     SHAPE_MIN,
     SHAPE_RE,
-    is_secret_key,
+    URL_MARK,
+    find_secret_shape,
+    is_hex_secret_key,
+    key_class,
     shape_label,
     shape_match,
 )
-from tenant_migrator.secretrefs.syntax import FULL_REFERENCE, MAX_DEPTH
+from tenant_migrator.secretrefs.syntax import FULL_REFERENCE, MAX_DEPTH, REFERENCE, resolvable
 
 
 def env_prefix(tenant_id: str) -> str:
-    """``safari-run`` → ``SAFARI_RUN`` (the platform's rule for per-tenant variables)."""
-    return tenant_id.upper().replace("-", "_")
+    """``safari-run`` → ``SAFARI_RUN`` (the platform's rule for per-tenant variables).
+
+    A name the runtime resolves cannot start with a digit, so an id that does gets
+    a ``_`` in front: ``9lives-travel`` → ``_9LIVES_TRAVEL``. No tenant id starts
+    with ``_``, so that prefix is no other tenant's.
+    """
+    prefix = tenant_id.upper().replace("-", "_")
+    return "_" + prefix if prefix[:1].isdigit() else prefix
 
 
 def env_name_for_path(tenant_id: str, pointer: str) -> str:
@@ -132,15 +146,16 @@ def _node(rule: SecretRule | None, below: list[tuple[list[str], SecretRule]]) ->
 
 # --- the walk ----------------------------------------------------------------------------
 
-# Per key name: (looks like a secret itself, names a secret). Key names repeat across
-# thousands of files, so each is checked once per process.
-_KEY_FLAGS: dict[str, tuple[bool, bool]] = {}
+# Per key name: (looks like a secret itself, what it says of its value (``key_class``),
+# 32 hex under it are a secret). Key names repeat across thousands of files, so each
+# is checked once per process.
+_KEY_FLAGS: dict[str, tuple[bool, int, bool]] = {}
 
 
-def _key_flags(name: str) -> tuple[bool, bool]:
+def _key_flags(name: str) -> tuple[bool, int, bool]:
     flags = _KEY_FLAGS.get(name)
     if flags is None:
-        flags = (shape_match(name) is not None, is_secret_key(name))
+        flags = (shape_match(name) is not None, key_class(name), is_hex_secret_key(name))
         if len(_KEY_FLAGS) > 50_000:
             _KEY_FLAGS.clear()
         _KEY_FLAGS[name] = flags
@@ -153,7 +168,10 @@ def _plain(value: Any) -> bool:
     is copied as it is (what ``_Extractor.value`` would return, sooner)."""
     kind = type(value)
     if kind is str:
-        return "${" not in value and (len(value) < SHAPE_MIN or SHAPE_HINT_RE.search(value) is None)
+        return "${" not in value and (
+            (len(value) < SHAPE_MIN and URL_MARK not in value)
+            or SHAPE_HINT_RE.search(value) is None
+        )
     return value is None or kind is int or kind is float or kind is bool
 
 
@@ -213,8 +231,10 @@ class _Extractor:
         )
 
     def mapping(
-        self, value: Mapping[str, Any], node: RuleNode | None, depth: int
+        self, value: Mapping[str, Any], node: RuleNode | None, depth: int, every: bool = False
     ) -> dict[str, Any]:
+        """``value`` with its secrets replaced; ``every``: it is the value of a key
+        like ``secrets`` or ``credentials``, so every value below it is a secret."""
         if depth > MAX_DEPTH:
             self.too_deep()
             return {}
@@ -222,7 +242,7 @@ class _Extractor:
         children = node.children if node is not None else None
         out: dict[str, Any] = {}
         for name, item in value.items():
-            shaped, secret_name = _KEY_FLAGS.get(name) or _key_flags(name)
+            shaped, named, hex_key = _KEY_FLAGS.get(name) or _key_flags(name)
             if shaped:
                 self.problem(
                     self.pointer(),
@@ -233,16 +253,21 @@ class _Extractor:
                 continue
             child = children.get(name) if children else None
             rule = child.rule if child is not None else None
-            if rule is None and not secret_name:
+            if every:
+                named = SECRET_CONTAINER
+            if rule is None and not named:
                 # ``_plain`` inline: most values take this way, and this is the inner
                 # loop of every file.
                 kind = type(item)
                 if kind is str:
                     if "${" not in item and (
-                        len(item) < SHAPE_MIN or SHAPE_HINT_RE.search(item) is None
+                        (len(item) < SHAPE_MIN and URL_MARK not in item)
+                        or SHAPE_HINT_RE.search(item) is None
                     ):
-                        out[name] = item
-                        continue
+                        if not hex_key or len(item) != 32 or HEX32.fullmatch(item) is None:
+                            out[name] = item
+                            continue
+                        named = SECRET_TEXT  # a Twilio auth token under ``twilio_auth``
                 elif item is None or kind is int or kind is float or kind is bool:
                     out[name] = item
                     continue
@@ -252,9 +277,9 @@ class _Extractor:
             elif type(item) is dict:
                 # What ``value`` does with a mapping, one call sooner (sections are
                 # most of the values that get this far).
-                out[name] = self.mapping(item, child, depth + 1)
+                out[name] = self.mapping(item, child, depth + 1, named == SECRET_CONTAINER)
             else:
-                out[name] = self.value(item, child, rule, depth, by_name=secret_name)
+                out[name] = self.value(item, child, rule, depth, by_name=named)
             parts.pop()
         return out
 
@@ -265,15 +290,15 @@ class _Extractor:
         rule: SecretRule | None,
         depth: int,
         *,
-        by_name: bool,
+        by_name: int,
     ) -> Any:
         """``value`` (at ``parts``) with its secrets replaced. ``node``: the trie
-        node of its path; ``rule``: that node's rule; ``by_name``: its key (or, in
-        a list, the list's key) names a secret."""
+        node of its path; ``rule``: that node's rule; ``by_name``: what its key (or,
+        in a list, the list's key) says of it (``shapes.key_class``)."""
         if isinstance(value, str):
-            return self.string(value, rule, by_name=by_name and rule is None)
+            return self.string(value, rule, by_name=by_name != NOT_SECRET and rule is None)
         if isinstance(value, dict):
-            return self.mapping(value, node, depth + 1)
+            return self.mapping(value, node, depth + 1, by_name == SECRET_CONTAINER)
         if isinstance(value, list):
             if depth + 1 > MAX_DEPTH:
                 self.too_deep()
@@ -291,10 +316,25 @@ class _Extractor:
                 out.append(self.value(item, child, child_rule, depth + 1, by_name=by_name))
                 parts.pop()
             return out
+        if type(value) in (int, float) and (rule is not None or by_name >= SECRET_VALUE):
+            return self.number(value, rule)
         return value
+
+    def number(self, value: float, rule: SecretRule | None) -> str:
+        """A number where a secret belongs (``smtp_password: 123456``): it is one too."""
+        reference = self.replace(str(value), rule, "schema" if rule is not None else "key-name")
+        self.problem(
+            self.pointer(),
+            f"this secret is a number in the file; it was moved to {reference} as YAML "
+            "read it (a leading 0 or a long number reads differently) — quote it in the "
+            "file to keep it exactly as written",
+            Severity.WARNING,
+        )
+        return reference
 
     def string(self, value: str, rule: SecretRule | None, *, by_name: bool) -> str:
         if "${" in value:
+            self.check_names(value)
             full = FULL_REFERENCE.match(value)
             if full is not None:
                 return self.reference(value, full, rule, by_name=by_name)
@@ -316,6 +356,25 @@ class _Extractor:
                 Severity.WARNING,
             )
         return reference
+
+    def check_names(self, value: str) -> None:
+        """A warning for each reference in ``value`` the runtime cannot resolve."""
+        for match in REFERENCE.finditer(value):
+            name = match.group(1)
+            if resolvable(name):
+                continue
+            fixed = name.upper()
+            fixed = "_" + fixed if fixed[:1].isdigit() else fixed
+            if find_secret_shape(name) is None:
+                shown, advice = "${" + name + "}", f"write ${{{fixed}}} and set that variable"
+            else:  # never echo a name shaped like a secret
+                shown, advice = "this reference", "rename its variable"
+            self.problem(
+                self.pointer(),
+                f"{shown} names a variable the platform's runtime cannot resolve (names are "
+                f"upper case letters, digits and _, not starting with a digit) — {advice}",
+                Severity.WARNING,
+            )
 
     def reference(
         self, value: str, match: re.Match[str], rule: SecretRule | None, *, by_name: bool
@@ -351,8 +410,10 @@ class _Extractor:
     def remove(self, value: Any, rule: SecretRule) -> None:
         literal = None
         env = rule.env if rule.scope == SHARED else f"{self.prefix}_{rule.env}"
-        # Only a string can be a usable secret; a reference keeps just its default.
-        if isinstance(value, str) and value.strip():
+        # A reference keeps just its default; a number is a secret as YAML read it.
+        if type(value) in (int, float):
+            literal = str(value)
+        elif isinstance(value, str) and value.strip():
             full = FULL_REFERENCE.match(value)
             if full is None:
                 literal = value

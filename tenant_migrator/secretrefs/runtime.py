@@ -4,7 +4,8 @@
     config = resolve(row["tenant_config"])            # os.environ
     config = resolve(row["tenant_config"], environ)   # any mapping
 
-Imports nothing of the tool but the reference syntax and the error base class.
+Imports nothing of the tool but the reference syntax, the secret shapes (never to
+echo a name shaped like a secret) and the error base class.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.problems import escape
-from tenant_migrator.secretrefs.syntax import MAX_DEPTH, REFERENCE
+from tenant_migrator.secretrefs.shapes import looks_like_secret
+from tenant_migrator.secretrefs.syntax import MAX_DEPTH, REFERENCE, resolvable
 
 
 class MissingEnvironment(MigratorError):
@@ -32,6 +34,30 @@ class MissingEnvironment(MigratorError):
             f"{count} environment variable{'s are' if count != 1 else ' is'} not set: {names}; "
             "set them (e.g. from the --secrets-out file) before starting the tenant"
         )
+
+
+class UnresolvableReference(MissingEnvironment):
+    """``resolve`` found references whose names the runtime cannot resolve
+    (``${smtp_password}``, ``${9LIVES_SMTP_PASSWORD}``): no environment can set them
+    for the platform, so they are missing whatever the environment holds."""
+
+    def __init__(self, missing: Mapping[str, list[str]]) -> None:
+        self.missing = dict(missing)
+        names = ", ".join(
+            f"{_shown(name)} (used at {', '.join(paths)})"
+            for name, paths in sorted(self.missing.items())
+        )
+        count = len(self.missing)
+        MigratorError.__init__(
+            self,
+            f"{count} reference{'s name variables' if count != 1 else ' names a variable'} "
+            f"the runtime cannot resolve: {names}; names are [A-Z_][A-Z0-9_]* — rename "
+            "the variable in the file (a tenant id starting with a digit gets a leading _)",
+        )
+
+
+def _shown(name: str) -> str:
+    return "(a name shaped like a secret)" if looks_like_secret(name) else name
 
 
 def references(config: Any) -> list[tuple[str, str, str | None]]:
@@ -62,13 +88,20 @@ def resolve(config: Any, environ: Mapping[str, str] | None = None) -> Any:
     Shell semantics: ``${VAR}`` needs VAR set (empty is a value); ``${VAR:-default}``
     uses the default when VAR is unset or empty. Every missing variable is collected
     and reported in one ``MissingEnvironment`` error (names and paths, never values).
+    A reference whose name the runtime cannot resolve (lower case, a leading digit:
+    only ``[A-Z_][A-Z0-9_]*``) raises ``UnresolvableReference`` (a
+    ``MissingEnvironment``) whatever ``environ`` holds: it is never left in place.
     Returns a new structure; ``config`` is not modified.
     """
     env = os.environ if environ is None else environ
     missing: dict[str, list[str]] = {}
+    invalid: dict[str, list[str]] = {}
 
     def substitute(match: re.Match[str], pointer: str) -> str:
         name, default = match.group(1), match.group(2)
+        if not resolvable(name):
+            invalid.setdefault(name, []).append(pointer or "/")
+            return ""
         value = env.get(name)
         if default is not None:
             return value if value else default
@@ -91,6 +124,8 @@ def resolve(config: Any, environ: Mapping[str, str] | None = None) -> Any:
         return value
 
     result = visit(config, "", 0)
+    if invalid:
+        raise UnresolvableReference(invalid)
     if missing:
         raise MissingEnvironment(missing)
     return result
