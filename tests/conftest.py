@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tenant_migrator import database, embedded, migrations
 from tests import schemacheck
@@ -42,6 +43,14 @@ from tests import schemacheck
 REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO / "database" / "migrations"
 REFERENCE_DIR = REPO.parent / "shared" / "reference"
+
+# No timing checks in the property tests (most already say so per test): under
+# coverage, xdist and a busy CI machine, Hypothesis's 200 ms deadline and its
+# too_slow health check would fail tests whose behaviour is right.
+settings.register_profile(
+    "tenant-migrator", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("tenant-migrator")
 
 # Variables that would point a CLI subprocess at some other database than the one
 # the test chose.
