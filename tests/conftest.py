@@ -6,7 +6,9 @@ stopped at the end.
 
 Fixtures other test files use:
 
-- ``server_url``            (session) URL of the server's maintenance database.
+- ``server_url``            (session) URL of a database on the server for this session
+                            (one per xdist worker: with ``TEST_DATABASE_URL`` a database
+                            created for the worker and dropped at the end).
 - ``database_url``          a brand-new empty database, dropped afterwards.
 - ``migrated_database_url`` same, with the tool's own migrations (database/migrations)
                             applied by the tool's own code (copied from a template
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tenant_migrator import database, embedded, migrations
 from tests import schemacheck
@@ -40,6 +43,14 @@ from tests import schemacheck
 REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO / "database" / "migrations"
 REFERENCE_DIR = REPO.parent / "shared" / "reference"
+
+# No timing checks in the property tests (most already say so per test): under
+# coverage, xdist and a busy CI machine, Hypothesis's 200 ms deadline and its
+# too_slow health check would fail tests whose behaviour is right.
+settings.register_profile(
+    "tenant-migrator", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("tenant-migrator")
 
 # Variables that would point a CLI subprocess at some other database than the one
 # the test chose.
@@ -83,13 +94,27 @@ def pg() -> type[PG]:
 # --- the server -------------------------------------------------------------------------
 
 
+def _worker_name() -> str:
+    # "gw0", "gw1", … under pytest-xdist (-n); "main" in a serial run.
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
 def server_url():
-    """URL of the maintenance database of the test server (see the module docstring)."""
+    """URL of a database of the test server that only this session (this xdist worker)
+    uses; tests create their own databases from it (see the module docstring)."""
     if url := os.environ.get("TEST_DATABASE_URL"):
-        yield url
+        # Workers share that server: each gets a database of its own, so that nothing
+        # a test does in "the" database meets another worker's test.
+        name = _create_database(url, f"tm_session_{_worker_name()}")
+        try:
+            yield database.url_with_database(url, name)
+        finally:
+            _drop_database(url, name)
         return
-    root = Path(tempfile.mkdtemp(prefix="tm-test-pg-"))
+    # Embedded: one server per session, so one per xdist worker (Unix socket in a
+    # directory of its own, no TCP port to share).
+    root = Path(tempfile.mkdtemp(prefix=f"tm-test-pg-{_worker_name()}-"))
     pgdata = root / "pgdata"
     try:
         yield embedded.start(pgdata)
@@ -235,3 +260,53 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.skip("../shared/reference is absent on this machine")
     return REFERENCE_DIR
+
+
+# --- markers ----------------------------------------------------------------------------
+
+# What makes a test need PostgreSQL (the ``postgres`` marker; ``pytest -m "not
+# postgres"`` runs the others with no server at all). Found by running the
+# "not postgres" selection with the embedded server's wheel made unimportable:
+# these are the tests that failed then without taking server_url.
+_POSTGRES_FIXTURES = frozenset({"server_url", "password_server"})  # the latter: test_database
+_POSTGRES_FILES = frozenset({"test_embedded_security.py"})  # the embedded server's own tests
+_POSTGRES_TESTS = frozenset(
+    {
+        # The CLI without a URL: a project's own embedded server.
+        "test_database.py::test_embedded_server_lifecycle",
+        "test_ci_workflow.py::test_the_pull_request_steps_validate_plan_and_write_the_comment",
+    }
+)
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    return (
+        not _POSTGRES_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+        or item.path.name in _POSTGRES_FILES
+        or f"{item.path.name}::{item.originalname}" in _POSTGRES_TESTS
+    )
+
+
+def _check_postgres_tests_exist(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A renamed test would silently lose its marker: refuse instead, whenever the
+    # files were collected whole (no node ids on the command line).
+    if any("::" in arg for arg in config.args):
+        return
+    files = {item.path.name for item in items}
+    found = {f"{item.path.name}::{getattr(item, 'originalname', item.name)}" for item in items}
+    for name in sorted(_POSTGRES_TESTS):
+        if name.split("::")[0] in files and name not in found:
+            raise pytest.UsageError(
+                f"tests/conftest.py _POSTGRES_TESTS names {name}, which does not exist "
+                "(renamed?): update the list"
+            )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Marked here from what a test uses, not by hand in each file: a new test that
+    # takes a database fixture is a postgres test without anyone remembering to say so.
+    _check_postgres_tests_exist(config, items)
+    for item in items:
+        if _needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
