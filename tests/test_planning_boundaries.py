@@ -27,7 +27,7 @@ from tenant_migrator.planning import (
     plan_tenant,
     record_problems,
 )
-from tenant_migrator.report import plan as plan_report
+from tenant_migrator.report import runs as runs_report
 from tenant_migrator.secretrefs import SecretReference
 from tenant_migrator.streaming import ImportOutcome
 from tests.test_planning import ok, plan_of, record, row_for
@@ -155,7 +155,7 @@ def test_the_import_summary_names_only_the_forced_updates_as_overwritten():
         force=True,
     )
     outcome = ImportOutcome(plan, run_id=3, written={"edited": "update", "clean": "update"})
-    text = _render(plan_report.import_summary(outcome))
+    text = _render(runs_report.import_summary(outcome))
     assert "overwrote database edits (--force): edited" in text
     assert "clean" not in text.split("overwrote database edits (--force):")[1].splitlines()[0]
 
@@ -227,7 +227,7 @@ def test_secrets_referenced_counts_referenced_literals_of_tenants_written_only()
 
 def test_the_import_summary_shows_the_secrets_count():
     plan = Plan(tenants=(TenantPlan("a", Action.CREATE, secrets=(_ref("referenced"),) * 2),))
-    text = _render(plan_report.import_summary(ImportOutcome(plan, run_id=1, written={"a": "c"})))
+    text = _render(runs_report.import_summary(ImportOutcome(plan, run_id=1, written={"a": "c"})))
     (line,) = [x for x in text.splitlines() if "secrets" in x]
     assert line.split()[:4] == ["secrets", "→", "${ENV}", "2"]
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from tenant_migrator import database, redaction
 from tenant_migrator.planning import Action, BlockedReason, Change, Op, Plan, TenantPlan
 from tenant_migrator.report import plan as plan_report
+from tenant_migrator.report import runs as runs_report
 from tenant_migrator.store.rollback import RollbackEntry, RollbackOutcome
 from tenant_migrator.store.tables import RowAction
 
@@ -123,7 +124,7 @@ def test_rollback_preview_redacts_both_sides():
             ),
         ),
     )
-    text = _text(plan_report.render_rollback, outcome)
+    text = _text(runs_report.render_rollback, outcome)
     _assert_clean(text)
     assert text.count(redaction.REDACTED) == 3
 

@@ -38,7 +38,9 @@ SHAPE_BOUNDARIES = [
     ("stripe", "sk_test_" + _body(10), "sk_test_" + _body(9)),
     ("stripe", "rk_live_" + _body(10), "rk_live_" + _body(9)),
     ("stripe", "rk_test_" + _body(10), "rk_test_" + _body(9)),
-    ("openai", "sk-" + _body(20), "sk-" + _body(19)),
+    ("openai", "sk-proj-" + _body(20), "sk-proj-" + _body(19)),
+    ("openai", "sk-svcacct-" + _body(20), "sk-svcacct-" + _body(19)),
+    ("openai", "sk-admin-" + _body(20), "sk-admin-" + _body(19)),
     ("aws_access_key", "AKIA" + _body(16), "AKIA" + _body(15)),
     ("aws_access_key", "ASIA" + _body(16), "ASIA" + _body(15)),
     ("github", "ghp_" + _body(30), "ghp_" + _body(29)),
@@ -129,7 +131,7 @@ def test_a_list_of_plain_strings_under_a_secret_key_is_referenced_item_by_item()
 
 
 def test_a_shaped_default_under_an_ordinary_key_leaves_the_config():
-    shaped = "sk-" + _body(24)
+    shaped = "sk-proj-" + _body(24)
     extraction = extract({"assistant": {"model_key": "${OPENAI_KEY:-" + shaped + "}"}}, "acme")
     assert extraction.config == {"assistant": {"model_key": "${OPENAI_KEY}"}}
     (ref,) = extraction.secrets
