@@ -37,9 +37,9 @@ from tenant_migrator.changes import (  # noqa: F401
     record_snapshot,
     same,
 )
-from tenant_migrator.pipeline import LoadResult, TenantResult
 from tenant_migrator.problems import Problem, escape, unescape  # noqa: F401 (re-exported)
 from tenant_migrator.record import CONFIG_SOURCE, TenantRecord
+from tenant_migrator.results import LoadResult, TenantResult
 from tenant_migrator.secretrefs import SecretReference
 
 # Column widths from migrations 011/012. A value that does not fit would make the

@@ -32,13 +32,13 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator import __version__, interruption, literal_scan, secretrefs, store
 from tenant_migrator.errors import MigrationError
-from tenant_migrator.literal_scan import LiteralFinding
+from tenant_migrator.outcomes import WRITTEN_LINES_UP_TO, ImportOutcome  # re-exported
 from tenant_migrator.pipeline import (
     LoadResult,
     SharedSecrets,
@@ -89,44 +89,6 @@ READ_AT_ONCE = 5000
 # the end is short, and how many parts does not depend on the batches' size
 # (the pool's, from the number of cores).
 WRITE_EACH_BATCH_LAST = 300
-
-# The report prints one line per written tenant up to this many, then only counts:
-# so the import's outcome keeps the changes of that many, no more.
-WRITTEN_LINES_UP_TO = 50
-
-
-@dataclass(frozen=True, slots=True)
-class ImportOutcome:
-    """What an import did. ``plan`` holds every selected tenant's action, but never a
-    document: changes only for the first ``WRITTEN_LINES_UP_TO`` updates (the report
-    draws no more), and of each tenant only the secrets extracted from literals."""
-
-    plan: Plan
-    run_id: int | None = None  # None: nothing to write
-    written: Mapping[str, str] = field(default_factory=dict)  # tenant → create/update
-    migrations_applied: tuple[str, ...] = ()
-    duration_s: float = 0.0
-    # Literal secrets found in the rows this run replaced: history holds their
-    # ${ENV} references instead; the report names each (tenant, path) to rotate.
-    scrubbed: tuple[LiteralFinding, ...] = ()
-
-    def count(self, action: str) -> int:
-        return sum(1 for a in self.written.values() if a == action)
-
-    @property
-    def skipped(self) -> tuple[str, ...]:
-        """The invalid tenants --skip-invalid left out."""
-        return tuple(t.id for t in self.plan.by_action(Action.INVALID))
-
-    @property
-    def left_alone(self) -> tuple[str, ...]:
-        """The database-owned and deleted rows a bulk import left as they are."""
-        return tuple(t.id for t in self.plan.by_action(Action.BLOCKED) if t.left_alone)
-
-    @property
-    def extracted(self) -> tuple[TenantPlan, ...]:
-        """The loaded tenants whose literals --secrets-out saves (not the invalid ones)."""
-        return tuple(t for t in self.plan.tenants if t.secrets and t.action is not Action.INVALID)
 
 
 async def import_tenants(

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from tenant_migrator.problems import Problem, Severity
 
 if TYPE_CHECKING:
-    from tenant_migrator.pipeline import LoadResult
     from tenant_migrator.planning import Plan
+    from tenant_migrator.results import LoadResult
 
 STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning"}

@@ -15,8 +15,7 @@ from tenant_migrator.planning import Action
 if TYPE_CHECKING:
     from tenant_migrator.destination import Destination
     from tenant_migrator.migrations import MigrateOutcome
-    from tenant_migrator.store import RollbackOutcome
-    from tenant_migrator.streaming import ImportOutcome
+    from tenant_migrator.outcomes import ImportOutcome, RollbackOutcome
 
 FORMAT_VERSION = 1
 

@@ -10,16 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tenant_migrator.outcomes import WRITTEN_LINES_UP_TO
 from tenant_migrator.planning import Action
 from tenant_migrator.report.plan import _changes_tree, _note, _tenant_tree, relative_problem
-from tenant_migrator.streaming import WRITTEN_LINES_UP_TO
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from tenant_migrator.store import RollbackOutcome, RunInfo
-    from tenant_migrator.streaming import ImportOutcome
+    from tenant_migrator.outcomes import ImportOutcome, RollbackOutcome, RunInfo
 
 
 def render_import(

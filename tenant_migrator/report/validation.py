@@ -42,7 +42,7 @@ from tenant_migrator.secretrefs import KEPT, REFERENCED, REMOVED, EnvVariable, S
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tenant_migrator.pipeline import LoadResult, TenantResult
+    from tenant_migrator.results import LoadResult, TenantResult
 
 FORMAT_VERSION = 1
 TABLE_ALL_ROWS_UP_TO = 50

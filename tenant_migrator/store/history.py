@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tenant_migrator.outcomes import RunInfo  # re-exported
 from tenant_migrator.store.schema import read_schema
 from tenant_migrator.store.session import connected
 from tenant_migrator.store.tables import RUN_TENANTS, RUNS
 
 if TYPE_CHECKING:
     from tenant_migrator.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    id: int
-    command: str
-    started_at: datetime
-    finished_at: datetime
-    db_user: str
-    os_user: str | None
-    hostname: str | None
-    forced: bool
-    rollback_of: int | None
-    rolled_back_by: tuple[int, ...]
-    summary: Mapping[str, Any]
-    tenants: int  # how many tenants the run wrote
-    tenant_action: str | None = None  # with a TENANT filter: what the run did to it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "command": self.command,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-            "db_user": self.db_user,
-            "os_user": self.os_user,
-            "hostname": self.hostname,
-            "forced": self.forced,
-            "rollback_of": self.rollback_of,
-            "rolled_back_by": list(self.rolled_back_by),
-            "tenants": self.tenants,
-            "tenant_action": self.tenant_action,
-            "summary": dict(self.summary),
-        }
 
 
 # $1 the tenant (NULL: every run), $2 the limit.

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tenant_migrator import __version__, interruption, literal_scan
 from tenant_migrator.errors import DriftError, MigratorError, UsageError
 from tenant_migrator.literal_scan import LiteralFinding, scrub_row
-from tenant_migrator.planning import Change, diff_snapshots
+from tenant_migrator.outcomes import RollbackEntry, RollbackOutcome  # re-exported
+from tenant_migrator.planning import diff_snapshots
 from tenant_migrator.store.runs import finish_run, start_run
 from tenant_migrator.store.schema import read_schema
 from tenant_migrator.store.session import connected
@@ -30,28 +30,6 @@ if TYPE_CHECKING:
 
     from tenant_migrator.secretrefs import SecretRule
     from tenant_migrator.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackEntry:
-    """What rolling back one tenant of a run does."""
-
-    tenant_id: str
-    # RESTORE, DELETE (the run created it) or RECREATE (row gone since)
-    action: RowAction
-    changes: tuple[Change, ...]  # current row → restored row (owned values only)
-    changed_since: str | None = None  # why the row is not as the run left it, if it is not
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackOutcome:
-    run_id: int
-    entries: tuple[RollbackEntry, ...]
-    new_run_id: int | None = None  # None for a dry run
-    dry_run: bool = False
-    # Literal secrets in the values involved (the run's previous values, or the rows
-    # the rollback replaces): restored and recorded only as their ${ENV} references.
-    scrubbed: tuple[LiteralFinding, ...] = ()
 
 
 # $1: the run.
