@@ -184,7 +184,10 @@ def test_cli_wrong_password_is_one_line_exit_1(run_cli, password_server):
     )
     assert result.returncode == 1
     assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
+    # migrate writes: it names its target first (host, port, database, user; never
+    # the password), then the one error line.
+    target, *lines = result.stderr.strip().splitlines()
+    assert target.startswith("target: postgres@")
     assert len(lines) == 1 and lines[0].startswith("error: cannot connect to")
     assert "authentication failed" in lines[0]
     assert "wrong-" not in result.stderr and SECRET not in result.stderr
