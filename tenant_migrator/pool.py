@@ -140,12 +140,38 @@ def _start_worker(setup: Callable[..., None] | None, setup_args: tuple[Any, ...]
     # Ctrl-C is the parent's to handle (it stops the pool); a worker printing its
     # own KeyboardInterrupt traceback would only add noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(os.getppid())
     # Inherited objects (fork) need no more collecting; each task's garbage is
     # freed by reference counting, and any cycle by the collect after the task.
     gc.freeze()
     gc.disable()
     if setup is not None:
         setup(*setup_args)
+
+
+# How often a worker checks that its parent is still there.
+PARENT_CHECK_S = 0.25
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker soon after the parent process is gone, however it went.
+
+    A worker blocks reading the task queue, and (forked) every worker holds that
+    queue's write end too, so none ever sees it close: when the parent is
+    interrupted while its reading thread waits on a result (the pool's shutdown
+    then never runs) or is killed, the workers would live on as orphans, holding
+    the parent's stdout and stderr open. Linux's PR_SET_PDEATHSIG follows the
+    forking *thread*, not the process, so a watch thread polls instead.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _run(work: Callable[[Task], Result], task: Task) -> Result:

@@ -181,6 +181,11 @@ async def _feed(
                 await run.add(batch)
                 done += len(batch)
                 on_phase(f"{doing}: {done:,} of {stream.count:,}")
+        except asyncio.CancelledError:
+            # Ctrl-C: the run is abandoned, and the write may be waiting on a lock
+            # someone else holds; stop it rather than wait for it.
+            await run.settle(quietly=True, cancel=True)
+            raise
         except BaseException:
             await run.settle(quietly=True)
             raise
@@ -321,7 +326,7 @@ class BatchedRun:
         )
         return _Planned(planned, proposed, previous)
 
-    async def settle(self, *, quietly: bool = False) -> None:
+    async def settle(self, *, quietly: bool = False, cancel: bool = False) -> None:
         """Wait for what still runs in the database (an import's write)."""
 
     async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
@@ -425,13 +430,21 @@ class ImportRun(BatchedRun):
             self.writer.add(todo, proposed, flush=at_once, previous=previous)
         )
 
-    async def settle(self, *, quietly: bool = False) -> None:
+    async def settle(self, *, quietly: bool = False, cancel: bool = False) -> None:
         """Wait for the write still running. ``quietly``: the run is failing
         already; swallow what the write raises (the transaction rolls back anyway).
-        It is let finish, not cancelled: a statement cut off mid-way would leave the
-        connection unable to roll back cleanly, and it is FLUSH_ROWS rows at most."""
+        A failing run lets it finish rather than cut it off (it is FLUSH_ROWS rows
+        at most, and the connection then rolls back cleanly), except when
+        ``cancel``ed (Ctrl-C): the write may wait on a lock for ever, so asyncpg
+        cancels it on the server, and the transaction rolls back (or, if the
+        connection is lost, the server rolls it back)."""
         writing, self._writing = self._writing, None
         if writing is None:
+            return
+        if cancel:
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
             return
         if not quietly:
             await writing
@@ -533,10 +546,13 @@ class ReadAhead:
         if self._upcoming is not None:
             with contextlib.suppress(BaseException):
                 await self._upcoming
+        # On Ctrl-C the wait above is cancelled at once while the reader thread is
+        # still inside the generator (closing it then raises "generator already
+        # executing"): the thread must be out of it first.
+        self._reader.shutdown(wait=True)
         close = getattr(self._batches, "close", None)
         if close is not None:
             close()
-        self._reader.shutdown(wait=True)
 
 
 def run_summary(outcome: ImportOutcome, only: Sequence[str] | None) -> dict[str, Any]:

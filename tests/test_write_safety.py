@@ -386,6 +386,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _as_from_a_terminal() -> None:
+    # A shell's background job (CI runners, `nohup … &`) starts with SIGINT ignored,
+    # and an ignored signal stays ignored across exec: Ctrl-C would never reach the
+    # CLI. From a terminal it has the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(project: Path, url: str, *args: str) -> subprocess.Popen:
     """In its own process group, so a SIGINT to the group is a terminal's Ctrl-C."""
     return subprocess.Popen(
@@ -404,6 +411,7 @@ def _start(project: Path, url: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
 
 
