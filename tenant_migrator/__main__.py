@@ -5,6 +5,8 @@ CLI's imports (a fraction of a second it would otherwise stay visible): see
 tenant_migrator/process_title.py.
 """
 
+import sys
+
 from tenant_migrator.process_title import hide_database_url
 
 
@@ -12,7 +14,7 @@ def run() -> None:
     hide_database_url()
     from tenant_migrator.cli import main
 
-    main()
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -87,22 +88,54 @@ def _global_options(
     ctx.obj = CliState(GlobalOptions(project_dir, database_url, verbose, quiet))
 
 
-def main() -> None:
-    # Before anything forks a worker (workers inherit the command line as ps shows it).
-    from tenant_migrator.process_title import hide_database_url
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code (``argv``: the arguments after the
+    program name; default ``sys.argv[1:]``). ``__main__`` exits with it; tests call
+    it in-process (tests/test_cli_inprocess.py).
 
-    hide_database_url()
+    A ``MigratorError`` is one line on stderr, never a traceback; every other exit
+    is Typer's (usage errors 2, ``--help`` 0). The consoles are bound to this
+    call's ``sys.stdout``/``sys.stderr``, and what a bulk command turned off for
+    its own process (the cyclic GC) is turned back on before returning.
+    """
+    import gc
+
+    from tenant_migrator import interruption, render
+
+    if argv is None:
+        # Before anything forks a worker (workers inherit the command line as ps shows it).
+        from tenant_migrator.process_title import hide_database_url
+
+        hide_database_url()
+    collecting = gc.isenabled()
+    render.reset()
+    interruption.reset()  # what this run commits, not an earlier in-process one
     try:
-        app()
+        app(args=None if argv is None else list(argv), prog_name="tenant-migrator")
+    except SystemExit as done:
+        return _exit_code(done.code)
     except MigratorError as err:
-        from tenant_migrator.interruption import Interrupted
-        from tenant_migrator.render import notice, print_error
-
-        if isinstance(err, Interrupted):
-            notice(str(err))  # what happened, not an error of the user's
+        if isinstance(err, interruption.Interrupted):
+            render.notice(str(err))  # what happened, not an error of the user's
         else:
-            print_error(err)
-        sys.exit(err.exit_code)
+            render.print_error(err)
+        return err.exit_code
+    finally:
+        render.finish()
+        if collecting:
+            gc.enable()
+    return 0
+
+
+def _exit_code(code: object) -> int:
+    """``SystemExit.code`` as a process exit status: None is 0; a message is 1 (and
+    is printed, as the interpreter would)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
 
 
 Tenants = Annotated[

@@ -28,6 +28,22 @@ def stdout() -> Console:
     return Console(file=_TrimmedLines(sys.stdout), highlight=False)
 
 
+def reset() -> None:
+    """Forget the consoles, so the next ones write to the current ``sys.stdout`` and
+    ``sys.stderr`` (one command run in-process after another: ``cli.main``)."""
+    finish()
+    stdout.cache_clear()
+    stderr.cache_clear()
+
+
+def finish() -> None:
+    """Write out an unfinished last line held back by the trimming of a pipe."""
+    if stdout.cache_info().currsize:
+        file = stdout().file
+        if isinstance(file, _TrimmedLines):
+            file.close_line()
+
+
 class _TrimmedLines(io.TextIOBase):
     """Writes through to ``out`` with every line's trailing whitespace removed (an
     unfinished line waits for its end, or for the end of the process)."""
@@ -47,6 +63,8 @@ class _TrimmedLines(io.TextIOBase):
         self.out.flush()
 
     def close_line(self) -> None:
+        if getattr(self.out, "closed", False):
+            return  # an in-process run's captured output, gone by the time of atexit
         if self.pending:
             self.out.write(self.pending)
             self.pending = ""

@@ -235,6 +235,40 @@ def _run_cli(
 
 
 @pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run the CLI in this process (``tenant_migrator.cli.main(argv)``): the same
+    arguments, environment and result as ``run_cli``, without a new interpreter per
+    call. For output and exit codes; ``run_cli`` (a real process) stays for crashes,
+    Ctrl-C, the fork pool, the process list and the pseudo-terminal.
+    """
+    import contextlib
+    import io
+
+    from tenant_migrator.cli import main
+
+    (tmp_path / "clients").mkdir(exist_ok=True)
+
+    def run(*args, env=None, cwd=None, input=None) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        where = tmp_path if cwd is None else Path(cwd)
+        with monkeypatch.context() as patch:
+            for name in _DB_ENV_VARS:
+                patch.delenv(name, raising=False)
+            wanted = cli_env(env)
+            for name, value in wanted.items():
+                if os.environ.get(name) != value:
+                    patch.setenv(name, value)
+            patch.chdir(where)
+            patch.setattr(sys, "stdin", io.StringIO(input or ""))
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([str(a) for a in args])
+        schemacheck.check_output(args, out.getvalue(), where)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
 def run_cli(tmp_path):
     """Run ``python -m tenant_migrator ARGS`` (default cwd: the test's tmp_path).
 

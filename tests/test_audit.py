@@ -43,10 +43,10 @@ def audit_json(run):
 
 
 def test_audit_finds_the_old_importers_literals_before_an_import_and_none_after(
-    run_cli, project, migrated_database_url, pg
+    cli, project, migrated_database_url, pg
 ):
     url = migrated_database_url
-    tm = project_cli(run_cli, project, url)
+    tm = project_cli(cli, project, url)
     plant_old_importer_row(pg, url)
     before = dump_database(pg, url)
 
@@ -81,10 +81,10 @@ def test_audit_finds_the_old_importers_literals_before_an_import_and_none_after(
 
 
 def test_audit_finds_a_literal_an_older_version_left_in_history(
-    run_cli, project, migrated_database_url, pg
+    cli, project, migrated_database_url, pg
 ):
     url = migrated_database_url
-    tm = project_cli(run_cli, project, url)
+    tm = project_cli(cli, project, url)
     assert tm("import").returncode == 0
     literal = DATABASE_PLANTED["smtp_password"]
     pg.execute(
@@ -113,7 +113,7 @@ def test_audit_finds_a_literal_an_older_version_left_in_history(
 
 
 def test_audit_works_before_the_history_migration_and_scans_tenants_only(
-    run_cli, project, database_url, pg
+    cli, project, database_url, pg
 ):
     async def only_011_and_012():
         files = migrations.load_project_migrations(REPO)
@@ -121,7 +121,7 @@ def test_audit_works_before_the_history_migration_and_scans_tenants_only(
             await migrations.apply_pending(conn, [m for m in files if m.version in ("011", "012")])
 
     asyncio.run(only_011_and_012())
-    tm = project_cli(run_cli, project, database_url)
+    tm = project_cli(cli, project, database_url)
     plant_old_importer_row(pg, database_url)
     found, data = audit_json(tm)
     assert found.returncode == 1
@@ -133,8 +133,8 @@ def test_audit_works_before_the_history_migration_and_scans_tenants_only(
     pg.execute(database_url, "DELETE FROM tenants")
 
 
-def test_audit_of_an_empty_database_is_clean(run_cli, project, database_url):
-    tm = project_cli(run_cli, project, database_url)
+def test_audit_of_an_empty_database_is_clean(cli, project, database_url):
+    tm = project_cli(cli, project, database_url)
     result, data = audit_json(tm)
     assert result.returncode == 0 and data["ok"] is True
     assert data["summary"] == {
@@ -145,7 +145,7 @@ def test_audit_of_an_empty_database_is_clean(run_cli, project, database_url):
     }
 
 
-def test_audit_refuses_an_unknown_format_as_a_usage_error(run_cli, project, database_url):
-    result = project_cli(run_cli, project, database_url)("audit", "--format", "yaml")
+def test_audit_refuses_an_unknown_format_as_a_usage_error(cli, project, database_url):
+    result = project_cli(cli, project, database_url)("audit", "--format", "yaml")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -42,25 +42,25 @@ def _json(result) -> dict:
     return json.loads(result.stdout)
 
 
-def test_validate_given_client_file_paths_reports_only_those_tenants(project, run_cli):
+def test_validate_given_client_file_paths_reports_only_those_tenants(project, cli):
     ids = [_write(project, i) for i in range(3)]
-    result = run_cli("validate", f"clients/{ids[1]}/client.yaml", "--format", "json")
+    result = cli("validate", f"clients/{ids[1]}/client.yaml", "--format", "json")
     assert result.returncode == 0, result.output
     assert [t["id"] for t in _json(result)["tenants"]] == [ids[1]]
 
 
-def test_validate_mixes_tenant_ids_and_paths(project, run_cli):
+def test_validate_mixes_tenant_ids_and_paths(project, cli):
     ids = [_write(project, i) for i in range(3)]
-    result = run_cli("validate", ids[0], f"./clients/{ids[2]}/client.yaml", "--format", "json")
+    result = cli("validate", ids[0], f"./clients/{ids[2]}/client.yaml", "--format", "json")
     assert result.returncode == 0, result.output
     assert [t["id"] for t in _json(result)["tenants"]] == [ids[0], ids[2]]
 
 
-def test_a_shared_secret_conflict_with_a_file_not_named_fails_the_named_file(project, run_cli):
+def test_a_shared_secret_conflict_with_a_file_not_named_fails_the_named_file(project, cli):
     named = _write(project, 0, openai=KEY_A)
     other = _write(project, 1, openai=KEY_B)
     _write(project, 2)
-    result = run_cli("validate", f"clients/{named}/client.yaml", "--format", "json")
+    result = cli("validate", f"clients/{named}/client.yaml", "--format", "json")
     assert result.returncode == 1, result.output
     report = _json(result)
     assert [t["id"] for t in report["tenants"]] == [named]
@@ -69,19 +69,19 @@ def test_a_shared_secret_conflict_with_a_file_not_named_fails_the_named_file(pro
     assert KEY_A not in result.output and KEY_B not in result.output
 
 
-def test_the_schema_file_as_argument_validates_every_tenant(project, run_cli):
+def test_the_schema_file_as_argument_validates_every_tenant(project, cli):
     ids = [_write(project, i) for i in range(3)]
-    result = run_cli("validate", "config/schema.json", "--format", "json")
+    result = cli("validate", "config/schema.json", "--format", "json")
     assert result.returncode == 0, result.output
     assert [t["id"] for t in _json(result)["tenants"]] == sorted(ids)
 
 
-def test_an_excluded_client_file_given_as_path_is_skipped(project, run_cli):
+def test_an_excluded_client_file_given_as_path_is_skipped(project, cli):
     ids = [_write(project, i) for i in range(2)]
     (project / "tenant-migrator.toml").write_text(f'exclude = ["{ids[0]}"]\n')
     bad = project / "clients" / ids[0] / "client.yaml"
     bad.write_text("client: [not, valid\n")
-    result = run_cli(
+    result = cli(
         "validate",
         f"clients/{ids[0]}/client.yaml",
         f"clients/{ids[1]}/client.yaml",
@@ -92,13 +92,13 @@ def test_an_excluded_client_file_given_as_path_is_skipped(project, run_cli):
     assert [t["id"] for t in _json(result)["tenants"]] == [ids[1]]
 
 
-def test_a_path_that_is_no_client_file_is_a_usage_error(project, run_cli):
+def test_a_path_that_is_no_client_file_is_a_usage_error(project, cli):
     _write(project, 0)
     (project / "notes.yaml").write_text("a: 1\n")
-    result = run_cli("validate", "notes.yaml")
+    result = cli("validate", "notes.yaml")
     assert result.returncode == 2
     assert "notes.yaml: not a client file" in result.stderr and "Traceback" not in result.output
-    missing = run_cli("validate", "clients/nobody/client.yaml")
+    missing = cli("validate", "clients/nobody/client.yaml")
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
@@ -116,7 +116,7 @@ def test_workflow_command_escaping_follows_githubs_rules():
 
 
 def test_validate_github_format_annotates_each_problem_with_a_repo_relative_path(
-    project, run_cli, tmp_path
+    project, cli, tmp_path
 ):
     good = _write(project, 0)
     bad = _write(project, 1, timezone="Mars/Olympus_Mons")
@@ -124,7 +124,7 @@ def test_validate_github_format_annotates_each_problem_with_a_repo_relative_path
     clash_b = _write(project, 3, openai=KEY_B)
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
-    result = run_cli(
+    result = cli(
         "--project-dir",
         str(project),
         "validate",
@@ -146,9 +146,9 @@ def test_validate_github_format_annotates_each_problem_with_a_repo_relative_path
     assert text.startswith("earlier step\n") and "invalid" in text
 
 
-def test_validate_github_format_of_valid_files_has_no_error_and_exits_0(project, run_cli):
+def test_validate_github_format_of_valid_files_has_no_error_and_exits_0(project, cli):
     _write(project, 0)
-    result = run_cli("validate", "--format", "github", env={"GITHUB_STEP_SUMMARY": ""})
+    result = cli("validate", "--format", "github", env={"GITHUB_STEP_SUMMARY": ""})
     assert result.returncode == 0, result.output
     assert "::error" not in result.stdout
     assert result.stdout.strip().endswith("0 invalid, 0 error(s), 0 warning(s)")

@@ -34,8 +34,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 def plan_json(tm, *args):

@@ -35,8 +35,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 @pytest.fixture
@@ -191,8 +191,8 @@ def test_rollback_usage_errors(tm, migrated_database_url):
     assert tm("history").returncode == 0
 
 
-def test_history_before_013_says_so(run_cli, project, database_url):
-    result = run_cli("--project-dir", project, "--database-url", database_url, "history")
+def test_history_before_013_says_so(cli, project, database_url):
+    result = cli("--project-dir", project, "--database-url", database_url, "history")
     assert result.returncode == 0 and "013" in result.stderr
 
 

@@ -153,9 +153,7 @@ def test_a_reference_of_its_own_settles_the_clash(tmp_path):
     assert all(r.ok for r in load_tenants(Settings(project)).results)
 
 
-def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(
-    tmp_path, run_cli, database_url
-):
+def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(tmp_path, cli, database_url):
     project = _project(
         tmp_path / "p",
         {
@@ -164,20 +162,18 @@ def test_validate_and_plan_report_the_clash_and_the_lower_case_warning(
             "lower": _doc("lower", password="${smtp_password}"),
         },
     )
-    done = run_cli("--project-dir", project, "validate", "--format", "json")
+    done = cli("--project-dir", project, "validate", "--format", "json")
     assert done.returncode == 1 and "FAKE-" not in done.output
     by_id = {t["id"]: t for t in json.loads(done.stdout)["tenants"]}
     assert by_id["a-b"]["status"] == by_id["a_b"]["status"] == "invalid"
     (warning,) = by_id["lower"]["warnings"]
     assert warning["line"] and warning["column"] and "${smtp_password}" in warning["message"]
-    text = run_cli("--project-dir", project, "validate", "lower")
+    text = cli("--project-dir", project, "validate", "lower")
     assert text.returncode == 0
     line, column = warning["line"], warning["column"]
     assert f"clients/lower/client.yaml:{line}:{column}" in text.output
     assert "runtime cannot resolve" in text.output
-    plan = run_cli(
-        "--project-dir", project, "--database-url", database_url, "plan", "--format", "json"
-    )
+    plan = cli("--project-dir", project, "--database-url", database_url, "plan", "--format", "json")
     assert plan.returncode == 1 and "FAKE-" not in plan.output
     planned = {t["id"]: t for t in json.loads(plan.stdout)["tenants"]}
     assert planned["a-b"]["action"] == planned["a_b"]["action"] == "invalid"

@@ -19,8 +19,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 def test_export_then_import_is_a_no_op_for_every_tenant(tm, project, migrated_database_url, pg):

@@ -15,18 +15,18 @@ ADMIN_EDIT = (
 
 
 def test_plan_github_annotates_invalid_and_blocked_tenants_without_a_secret(
-    tmp_path, run_cli, migrated_database_url, pg
+    tmp_path, cli, migrated_database_url, pg
 ):
     project = make_project(tmp_path)  # with the planted fake secrets
     db = ("--database-url", migrated_database_url)
-    assert run_cli(*db, "import").returncode == 0
+    assert cli(*db, "import").returncode == 0
     pg.execute(migrated_database_url, ADMIN_EDIT)
     document = yaml.safe_load((project / "clients" / "africastay" / "client.yaml").read_text())
     document["client"]["timezone"] = "Nowhere/Atlantis"
     write_client(project, "africastay", document)
     summary = tmp_path / "summary.md"
 
-    result = run_cli(*db, "plan", "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    result = cli(*db, "plan", "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.returncode == 1, result.output
     lines = result.stdout.splitlines()
     invalid = [line for line in lines if line.startswith("::error file=clients/africastay/")]

@@ -36,8 +36,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 def previous_of(pg, url, run_id, tenant_id="africastay"):

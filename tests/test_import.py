@@ -37,11 +37,11 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project):
+def tm(cli, project):
     """Run the CLI on ``project`` against a database URL: tm(url, "plan", ...)."""
 
     def run(url, *args, **kwargs):
-        return run_cli("--project-dir", project, "--database-url", url, *args, **kwargs)
+        return cli("--project-dir", project, "--database-url", url, *args, **kwargs)
 
     return run
 

@@ -62,9 +62,9 @@ def test_a_problem_path_never_holds_a_secret_shaped_key():
 
 
 @pytest.mark.parametrize("output_format", ["text", "json", "markdown", "github"])
-def test_validate_masks_the_key_in_every_format(run_cli, tmp_path, output_format):
+def test_validate_masks_the_key_in_every_format(cli, tmp_path, output_format):
     project = _projects(tmp_path)
-    result = run_cli("--project-dir", project, "validate", "--format", output_format)
+    result = cli("--project-dir", project, "validate", "--format", output_format)
     assert result.returncode == 1, result.output
     assert HIDDEN_KEY in result.stdout
     for tenant in ("dupkey", "datekey", "unknownkey"):
@@ -72,9 +72,9 @@ def test_validate_masks_the_key_in_every_format(run_cli, tmp_path, output_format
     _assert_masked(result.output, f"validate --format {output_format}")
 
 
-def test_validate_json_paths_point_at_the_hidden_key(run_cli, tmp_path):
+def test_validate_json_paths_point_at_the_hidden_key(cli, tmp_path):
     project = _projects(tmp_path)
-    report = json.loads(run_cli("--project-dir", project, "validate", "--format", "json").stdout)
+    report = json.loads(cli("--project-dir", project, "validate", "--format", "json").stdout)
     paths = {(t["id"], p["path"]) for t in report["tenants"] for p in t["errors"] + t["warnings"]}
     assert ("dupkey", f"/branding/{HIDDEN_KEY}") in paths
     assert ("datekey", f"/extras/{HIDDEN_KEY}") in paths
@@ -82,11 +82,9 @@ def test_validate_json_paths_point_at_the_hidden_key(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("output_format", ["text", "json", "markdown", "github"])
-def test_plan_masks_the_key_in_every_format(
-    run_cli, tmp_path, migrated_database_url, output_format
-):
+def test_plan_masks_the_key_in_every_format(cli, tmp_path, migrated_database_url, output_format):
     project = _projects(tmp_path)
-    result = run_cli(
+    result = cli(
         "--project-dir", project, "--database-url", migrated_database_url,
         "plan", "--format", output_format,
     )  # fmt: skip
@@ -95,9 +93,9 @@ def test_plan_masks_the_key_in_every_format(
     _assert_masked(result.output, f"plan --format {output_format}")
 
 
-def test_import_skip_invalid_masks_the_key(run_cli, tmp_path, migrated_database_url):
+def test_import_skip_invalid_masks_the_key(cli, tmp_path, migrated_database_url):
     project = _projects(tmp_path)
-    result = run_cli(
+    result = cli(
         "--project-dir", project, "--database-url", migrated_database_url,
         "import", "--skip-invalid",
     )  # fmt: skip

@@ -197,12 +197,12 @@ def test_pending_migrations_alone_are_changes():
     assert not Plan(tenants=()).has_changes
 
 
-def test_plan_detailed_exitcode_is_2_when_only_migrations_are_pending(run_cli, database_url):
+def test_plan_detailed_exitcode_is_2_when_only_migrations_are_pending(cli, database_url):
     """An empty database: no tenant to write, every migration pending."""
-    result = run_cli("--database-url", database_url, "plan", "--detailed-exitcode")
+    result = cli("--database-url", database_url, "plan", "--detailed-exitcode")
     assert result.returncode == 2, result.output
     assert "No such option" not in result.output and "migration" in result.output
-    plain = run_cli("--database-url", database_url, "plan")
+    plain = cli("--database-url", database_url, "plan")
     assert plain.returncode == 0, plain.output
 
 

@@ -115,9 +115,9 @@ def project(tmp_path):
 
 
 def test_every_platform_secret_form_stays_out_of_the_database_and_every_output(
-    run_cli, project, database_url, pg
+    cli, project, database_url, pg
 ):
-    tm = project_cli(run_cli, project, database_url)
+    tm = project_cli(cli, project, database_url)
     outputs = []
     validated = tm("validate", "--format", "json")
     assert validated.returncode == 0, validated.output
@@ -146,7 +146,7 @@ def test_every_platform_secret_form_stays_out_of_the_database_and_every_output(
 
 
 def test_audit_finds_the_new_forms_in_the_database_and_history_never_keeps_them(
-    run_cli, project, migrated_database_url, pg
+    cli, project, migrated_database_url, pg
 ):
     url = migrated_database_url
     old = {
@@ -161,7 +161,7 @@ def test_audit_finds_the_new_forms_in_the_database_and_history_never_keeps_them(
         "VALUES ('forms-travel', 'Forms (old)', 'yaml', $1::text::jsonb)",
         json.dumps(old),
     )
-    tm = project_cli(run_cli, project, url)
+    tm = project_cli(cli, project, url)
     found = tm("audit", "--format", "json")
     assert found.returncode == 1, found.output
     kinds = {(f["path"], f["kind"]) for f in json.loads(found.stdout)["findings"]}
@@ -181,14 +181,14 @@ def test_audit_finds_the_new_forms_in_the_database_and_history_never_keeps_them(
 
 
 def test_import_skip_invalid_leaves_out_both_tenants_that_would_share_a_variable(
-    run_cli, tmp_path, database_url, pg
+    cli, tmp_path, database_url, pg
 ):
     root = make_project(tmp_path / "clash", planted=False)
     for tenant_id, password in (("a-b", "PLANTED-clash-1"), ("a_b", "PLANTED-clash-2")):
         document = valid_document(tenant_id)
         document["email"]["smtp"]["password"] = password
         write_client(root, tenant_id, document)
-    tm = project_cli(run_cli, root, database_url)
+    tm = project_cli(cli, root, database_url)
     done = tm("import", "--skip-invalid")
     assert done.returncode == 1, done.output
     assert "clients/a_b/client.yaml" in done.output and "clients/a-b/client.yaml" in done.output

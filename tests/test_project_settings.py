@@ -47,8 +47,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 def _ids(plan_json: str) -> dict[str, str]:
@@ -102,12 +102,12 @@ def test_an_excluded_tenants_row_is_left_alone_and_not_reported_as_orphaned(
 
 
 def test_an_excluded_tenant_named_on_the_command_line_is_a_usage_error_naming_the_file(
-    run_cli, project
+    cli, project
 ):
     pyproject = project / "pyproject.toml"
     pyproject.write_text(PLATFORM_PYPROJECT + '\n[tool.tenant-migrator]\nexclude = ["ex*"]\n')
     for command in (["validate", "example"], ["plan", "example"], ["sync", "example"]):
-        result = run_cli(
+        result = cli(
             "--project-dir",
             project,
             "--database-url",
@@ -120,30 +120,30 @@ def test_an_excluded_tenant_named_on_the_command_line_is_a_usage_error_naming_th
         assert "'ex*'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_platform_pyproject_without_our_table_changes_nothing(run_cli, project):
+def test_a_platform_pyproject_without_our_table_changes_nothing(cli, project):
     (project / "pyproject.toml").write_text(PLATFORM_PYPROJECT)
-    result = run_cli("--project-dir", project, "validate", "--format", "json")
+    result = cli("--project-dir", project, "validate", "--format", "json")
     assert result.returncode == 0, result.output
     assert "example" in {t["id"] for t in json.loads(result.stdout)["tenants"]}
     assert json.loads(result.stdout)["excluded"] == []
 
 
-def test_a_broken_pyproject_that_never_mentions_us_is_not_ours_to_judge(run_cli, project):
+def test_a_broken_pyproject_that_never_mentions_us_is_not_ours_to_judge(cli, project):
     (project / "pyproject.toml").write_text("[project\nname = \n")
-    assert run_cli("--project-dir", project, "validate").returncode == 0
+    assert cli("--project-dir", project, "validate").returncode == 0
 
 
 # --- tenant-migrator.toml, paths --------------------------------------------------------
 
 
-def test_tenant_migrator_toml_moves_clients_dir_and_schema(run_cli, tmp_path):
+def test_tenant_migrator_toml_moves_clients_dir_and_schema(cli, tmp_path):
     project = make_project(tmp_path / "moved")
     (project / "clients").rename(project / "tenants")
     (project / "config" / "schema.json").rename(project / "tenant-schema.json")
     (project / "tenant-migrator.toml").write_text(
         'clients_dir = "tenants"\nschema = "tenant-schema.json"\nexclude = ["planted", "safari*"]\n'
     )
-    result = run_cli("--project-dir", project, "validate", "--format", "json")
+    result = cli("--project-dir", project, "validate", "--format", "json")
     assert result.returncode == 0, result.output
     report = json.loads(result.stdout)
     assert [t["id"] for t in report["tenants"]] == ["africastay", "beachresorts", "example"]
@@ -178,11 +178,11 @@ def test_no_settings_file_gives_the_default_paths(project):
 # --- errors in the settings file --------------------------------------------------------
 
 
-def test_an_unknown_key_is_an_error_naming_file_key_and_line(run_cli, project):
+def test_an_unknown_key_is_an_error_naming_file_key_and_line(cli, project):
     pyproject = project / "pyproject.toml"
     pyproject.write_text(PLATFORM_PYPROJECT + '\n[tool.tenant-migrator]\nexlude = ["example"]\n')
     line = PLATFORM_PYPROJECT.count("\n") + 3
-    result = run_cli("--project-dir", project, "validate")
+    result = cli("--project-dir", project, "validate")
     assert result.returncode == 2
     assert f"{pyproject}:{line}: unknown key 'exlude'" in result.stderr
     assert "did you mean 'exclude'?" in result.stderr
@@ -228,17 +228,17 @@ def test_every_problem_is_listed_at_once(project):
     assert ":1: exclude" in message and ":2: schema" in message and ":3: unknown key" in message
 
 
-def test_invalid_toml_is_an_error_with_its_line(run_cli, project):
+def test_invalid_toml_is_an_error_with_its_line(cli, project):
     (project / "tenant-migrator.toml").write_text('exclude = ["a",\nschema = \n')
-    result = run_cli("--project-dir", project, "validate")
+    result = cli("--project-dir", project, "validate")
     assert result.returncode == 2
     assert "tenant-migrator.toml: not valid TOML" in result.stderr and "line" in result.stderr
 
 
-def test_settings_in_both_files_is_an_error_naming_both(run_cli, project):
+def test_settings_in_both_files_is_an_error_naming_both(cli, project):
     (project / "pyproject.toml").write_text(PLATFORM_PYPROJECT + "\n[tool.tenant-migrator]\n")
     (project / "tenant-migrator.toml").write_text('exclude = ["example"]\n')
-    result = run_cli("--project-dir", project, "validate")
+    result = cli("--project-dir", project, "validate")
     assert result.returncode == 2
     assert str(project / "pyproject.toml") in result.stderr
     assert str(project / "tenant-migrator.toml") in result.stderr
@@ -254,12 +254,12 @@ def test_a_tool_entry_that_is_not_a_table_is_an_error(project):
 # --- refusing before anything starts ----------------------------------------------------
 
 
-def test_an_empty_database_url_is_a_usage_error_not_the_embedded_server(run_cli, tmp_path):
+def test_an_empty_database_url_is_a_usage_error_not_the_embedded_server(cli, tmp_path):
     for env, args in (({"DATABASE_URL": ""}, ()), ({"DATABASE_URL": "  "}, ())):
-        result = run_cli(*args, "migrate", "status", env=env)
+        result = cli(*args, "migrate", "status", env=env)
         assert result.returncode == 2, result.output
         assert "DATABASE_URL is set but empty" in result.stderr
-    given = run_cli("--database-url", "", "db-url")
+    given = cli("--database-url", "", "db-url")
     assert given.returncode == 2 and "--database-url is empty" in given.stderr
     assert not (tmp_path / ".tenant-migrator").exists()
     with pytest.raises(UsageError):
@@ -279,12 +279,12 @@ def test_an_empty_database_url_is_a_usage_error_not_the_embedded_server(run_cli,
         ["plan"],
     ],
 )
-def test_every_command_refuses_a_directory_that_is_no_project(run_cli, tmp_path, command):
+def test_every_command_refuses_a_directory_that_is_no_project(cli, tmp_path, command):
     empty = tmp_path / "typo"
     empty.mkdir()
     missing = tmp_path / "does-not-exist"
     for where in (empty, missing):
-        result = run_cli("--project-dir", where, *command)
+        result = cli("--project-dir", where, *command)
         assert result.returncode == 2, (command, result.output)
         assert "Traceback" not in result.stderr
         assert "no settings file" in result.stderr or "does not exist" in result.stderr
@@ -303,6 +303,6 @@ def test_a_settings_file_or_state_directory_makes_a_project(tmp_path):
     assert load_settings(only_state, None, environ={}).project_dir == only_state
 
 
-def test_help_works_in_a_directory_that_is_no_project(run_cli, tmp_path):
-    result = run_cli("--project-dir", tmp_path / "nowhere", "plan", "--help")
+def test_help_works_in_a_directory_that_is_no_project(cli, tmp_path):
+    result = cli("--project-dir", tmp_path / "nowhere", "plan", "--help")
     assert result.returncode == 0 and "--detailed-exitcode" in result.stdout

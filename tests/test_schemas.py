@@ -1,5 +1,5 @@
 """The published JSON Schemas: valid draft 2020-12, shipped in the wheel, and matched by
-each command's JSON in its main shapes (conftest's run_cli checks every JSON output of
+each command's JSON in its main shapes (conftest's cli checks every JSON output of
 the suite; this module makes sure each shape is produced at least once)."""
 
 from __future__ import annotations
@@ -70,28 +70,28 @@ def _break(project: Path) -> str:
     return tid
 
 
-def test_validate_and_check_env_json_match_their_schemas_valid_and_invalid(project, run_cli):
+def test_validate_and_check_env_json_match_their_schemas_valid_and_invalid(project, cli):
     schemacheck.checked.clear()
-    assert run_cli("validate", "--format", "json").returncode == 0
-    assert run_cli("check-env", "--format", "json").returncode in (0, 1)
+    assert cli("validate", "--format", "json").returncode == 0
+    assert cli("check-env", "--format", "json").returncode in (0, 1)
     _break(project)
-    assert run_cli("validate", "--format", "json").returncode == 1
-    assert run_cli("check-env", "--format", "json").returncode == 1
+    assert cli("validate", "--format", "json").returncode == 1
+    assert cli("check-env", "--format", "json").returncode == 1
     assert schemacheck.checked == ["validate", "check-env", "validate", "check-env"]
 
 
 def test_plan_json_matches_its_schema_for_creates_updates_invalid_and_orphans(
-    project, run_cli, migrated_database_url
+    project, cli, migrated_database_url
 ):
     db = ("--database-url", migrated_database_url)
     schemacheck.checked.clear()
-    assert run_cli(*db, "plan", "--format", "json").returncode == 0
-    assert run_cli(*db, "import").returncode == 0
+    assert cli(*db, "plan", "--format", "json").returncode == 0
+    assert cli(*db, "import").returncode == 0
     generate.change_files(project, 4, fraction=0.5, seed=3)
     orphan = sorted((project / "clients").iterdir())[-1]
     shutil.rmtree(orphan)
     _break(project)
-    assert run_cli(*db, "plan", "--format", "json", "--output", "plan.json").returncode == 1
+    assert cli(*db, "plan", "--format", "json", "--output", "plan.json").returncode == 1
     report = json.loads((project / "plan.json").read_text())
     assert {"update", "invalid", "orphaned"} <= {t["action"] for t in report["tenants"]}
     assert schemacheck.checked == ["plan", "plan"]
@@ -130,7 +130,7 @@ def _sample(name: str) -> dict:
 
 @pytest.mark.parametrize("name", ["audit", "import"])
 def test_the_audit_and_import_schemas_accept_their_documented_shape(name):
-    # The real outputs are checked by run_cli (test_audit.py, test_write_safety.py);
+    # The real outputs are checked by cli (test_audit.py, test_write_safety.py);
     # this is the documented shape.
     validator = schemacheck.validator(name)
     assert validator.is_valid(_sample(name))

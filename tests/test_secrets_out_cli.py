@@ -20,9 +20,9 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project):
+def tm(cli, project):
     def run(url, *args, **kwargs):
-        return run_cli("--project-dir", project, "--database-url", url, *args, **kwargs)
+        return cli("--project-dir", project, "--database-url", url, *args, **kwargs)
 
     return run
 
@@ -51,9 +51,9 @@ def test_a_secrets_file_path_that_is_a_directory_is_refused_before_the_import(
     assert dump_database(pg, database_url) == {}
 
 
-def test_validate_refuses_a_missing_directory_before_loading(run_cli, project, tmp_path):
+def test_validate_refuses_a_missing_directory_before_loading(cli, project, tmp_path):
     target = tmp_path / "missing" / "s.env"
-    result = run_cli("--project-dir", project, "validate", "--secrets-out", target)
+    result = cli("--project-dir", project, "validate", "--secrets-out", target)
     assert result.returncode == 2, result.output
     assert "does not exist" in result.stderr
     # Refused first: no report was printed.

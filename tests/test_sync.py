@@ -21,8 +21,8 @@ def project(tmp_path):
 
 
 @pytest.fixture
-def tm(run_cli, project, migrated_database_url):
-    return project_cli(run_cli, project, migrated_database_url)
+def tm(cli, project, migrated_database_url):
+    return project_cli(cli, project, migrated_database_url)
 
 
 def test_sync_creates_then_updates_one_tenant_with_history(tm, project, migrated_database_url, pg):

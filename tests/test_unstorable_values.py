@@ -31,12 +31,12 @@ def project(tmp_path):
     return _nul_name_project(tmp_path)
 
 
-def test_validate_reports_a_nul_in_a_column_backed_field_at_its_position(run_cli, project):
-    result = run_cli("--project-dir", project, "validate")
+def test_validate_reports_a_nul_in_a_column_backed_field_at_its_position(cli, project):
+    result = cli("--project-dir", project, "validate")
     assert result.returncode == 1, result.output
     assert "clients/nulname/client.yaml:1:" in result.stdout
     assert "/client/name" in result.stdout and "NUL character" in result.stdout
-    report = json.loads(run_cli("--project-dir", project, "validate", "--format", "json").stdout)
+    report = json.loads(cli("--project-dir", project, "validate", "--format", "json").stdout)
     (tenant,) = [t for t in report["tenants"] if t["id"] == "nulname"]
     assert tenant["status"] == "invalid"
     (error,) = tenant["errors"]
@@ -44,9 +44,9 @@ def test_validate_reports_a_nul_in_a_column_backed_field_at_its_position(run_cli
 
 
 def test_import_skip_invalid_skips_the_tenant_instead_of_a_database_error(
-    run_cli, project, migrated_database_url, pg
+    cli, project, migrated_database_url, pg
 ):
-    result = run_cli(
+    result = cli(
         "--project-dir", project, "--database-url", migrated_database_url, "import",
         "--skip-invalid",
     )  # fmt: skip
