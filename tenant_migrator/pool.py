@@ -94,7 +94,9 @@ def run_in_order(
             max(1, min(workers, task_count)),
             mp_context=context,
             initializer=_start_worker,
-            initargs=(setup, setup_args),
+            # The parent's pid from here: a worker that starts after the parent
+            # died would see its new parent (init) and watch the wrong one.
+            initargs=(setup, setup_args, os.getpid()),
         )
     except (OSError, ImportError, ValueError, NotImplementedError):
         # No /dev/shm for the pool's semaphores, no such start method, a sandbox
@@ -133,14 +135,16 @@ def _in_order(
 # --- in the worker ----------------------------------------------------------------------
 
 
-def _start_worker(setup: Callable[..., None] | None, setup_args: tuple[Any, ...]) -> None:
+def _start_worker(
+    setup: Callable[..., None] | None, setup_args: tuple[Any, ...], parent: int
+) -> None:
     import gc
     import signal
 
     # Ctrl-C is the parent's to handle (it stops the pool); a worker printing its
     # own KeyboardInterrupt traceback would only add noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent(os.getppid())
+    _exit_with_parent(parent)
     # Inherited objects (fork) need no more collecting; each task's garbage is
     # freed by reference counting, and any cycle by the collect after the task.
     gc.freeze()
@@ -163,13 +167,16 @@ def _exit_with_parent(parent: int) -> None:
     the parent's stdout and stderr open. Linux's PR_SET_PDEATHSIG follows the
     forking *thread*, not the process, so a watch thread polls instead.
     """
+    import signal
     import threading
     import time
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_S)
-        os._exit(1)
+        # Not os._exit: a wrapped one (coverage's, saving its data) can wait on a
+        # lock the blocked main thread holds. Nothing here needs cleaning up.
+        os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 

@@ -59,6 +59,10 @@ class Target:
 
 
 _SECRET_TESTS = (
+    "tests/test_shapes.py",
+    "tests/test_secret_walk.py",
+    "tests/test_env_names.py",
+    "tests/test_dotenv_readers.py",
     "tests/test_secretrefs*.py",
     "tests/test_secrets.py",
     "tests/test_literal_scan.py",
