@@ -106,7 +106,14 @@ TARGETS: tuple[Target, ...] = (
             "tests/test_drift.py",
             "tests/test_history_*.py",
         ),
-        scope=("_write_sql", "_write_incoming", "_existing", "snapshot_sql", "hash_sql"),
+        scope=(
+            "write_sql",
+            "_write_incoming",
+            "_scrub_previous",
+            "_staged_rows",
+            "snapshot_sql",
+            "hash_sql",
+        ),
     ),
 )
 
