@@ -50,3 +50,20 @@ def test_a_schema_that_refers_to_itself_is_walked_to_its_depth_limit_and_no_furt
     # One rule per level the walk went down, a bounded number of them.
     assert "/tree/token" in rules and "/tree/child/token" in rules
     assert 10 < len(tokens) <= 31
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://db.example.com:5432/postgres",
+        "postgresql://db.example.com:5432/postgres?sslmode=require",
+        "postgres:///tenants?host=/run/postgresql",
+    ],
+)
+def test_a_url_without_credentials_has_no_password_to_hide(url):
+    # Hiding "password" candidates of a URL that has none would hide its host, port
+    # or database from the message that names them (kills database.py's
+    # `last_at >= 0` → `>= -1` mutant, tests/MUTATION.md).
+    from tenant_migrator.database import password_candidates
+
+    assert password_candidates(url) == (set(), set())
