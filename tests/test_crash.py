@@ -62,7 +62,9 @@ def project(tmp_path):
     return make_project(tmp_path / "project")
 
 
-def start_cli(project, url, *args) -> subprocess.Popen:
+def start_cli(project, url, *args, **popen) -> subprocess.Popen:
+    """``tenant-migrator --project-dir project --database-url url args``, its output
+    piped (``popen``: more ``subprocess.Popen`` options)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -78,6 +80,7 @@ def start_cli(project, url, *args) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from pathlib import Path
 
 import pytest
+from processes import alive as _alive
 
 from tenant_migrator import pool
 from tenant_migrator.errors import MigratorError
@@ -145,11 +145,3 @@ def test_workers_end_soon_after_their_parent_is_killed():
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.05)
     assert not [w for w in workers if _alive(w)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

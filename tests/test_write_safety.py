@@ -31,7 +31,9 @@ from importhelpers import (
     tenants_rows,
     write_client,
 )
-from test_crash import Session, tool_backends_waiting, wait_until
+from processes import alive as _alive
+from processes import children as _children
+from test_crash import Session, start_cli, tool_backends_waiting, wait_until
 
 from tests import schemacheck
 
@@ -362,30 +364,6 @@ def test_sync_and_export_json(project, migrated_database_url):
 # --- Ctrl-C and the server dying -----------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _as_from_a_terminal() -> None:
     # A shell's background job (CI runners, `nohup … &`) starts with SIGINT ignored,
     # and an ignored signal stays ignored across exec: Ctrl-C would never reach the
@@ -395,24 +373,7 @@ def _as_from_a_terminal() -> None:
 
 def _start(project: Path, url: str, *args: str) -> subprocess.Popen:
     """In its own process group, so a SIGINT to the group is a terminal's Ctrl-C."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tenant_migrator",
-            "--project-dir",
-            str(project),
-            "--database-url",
-            url,
-            *args,
-        ],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_as_from_a_terminal,
-    )
+    return start_cli(project, url, *args, start_new_session=True, preexec_fn=_as_from_a_terminal)
 
 
 def _many_tenants(project: Path, count: int) -> None:
