@@ -58,34 +58,29 @@ def _tidy_params(params: list[Any]) -> None:
             param.__class__ = _Option
 
 
-def _plain_usage_errors(command: Any, ctx: Any, args: list[str]) -> list[str]:
-    try:
-        return super(type(command), command).parse_args(ctx, args)
-    except typer.BadParameter as err:
-        for prefix in _INTERNAL_PREFIXES:
-            err.message = err.message.replace(prefix, "")
-        raise
+class _Conventions:
+    """What every command and group gets: help without type placeholders, usage
+    errors without pydantic-style prefixes (mixed in before Typer's classes)."""
 
-
-class Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
+        params = super().get_params(ctx)  # type: ignore[misc]
         _tidy_params(params)  # the help and completion options are added late
         return params
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _plain_usage_errors(self, ctx, args)
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc]
+        except typer.BadParameter as err:
+            for prefix in _INTERNAL_PREFIXES:
+                err.message = err.message.replace(prefix, "")
+            raise
 
 
-class Group(TyperGroup):
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        _tidy_params(params)  # the help and completion options are added late
-        return params
+class Command(_Conventions, TyperCommand):
+    pass
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _plain_usage_errors(self, ctx, args)
 
+class Group(_Conventions, TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(PIPELINE_ORDER)}
