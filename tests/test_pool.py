@@ -10,7 +10,6 @@ import multiprocessing
 import os
 
 import pytest
-from processes import alive as _alive
 
 from tenant_migrator import pool
 from tenant_migrator.errors import MigratorError
@@ -99,49 +98,3 @@ def test_no_pool_where_processes_cannot_start(monkeypatch):
 )
 def test_batches_are_small_enough_for_four_per_worker_and_never_empty(items, workers, most, size):
     assert pool.batch_size(items, workers, most) == size
-
-
-# A parent that starts a pool, prints its workers' pids and then waits on a result
-# that never comes: what a process killed (or interrupted) mid-run looks like.
-_PARENT = """
-import os, sys, time
-from tenant_migrator import pool
-
-def stuck(task):
-    time.sleep(3600)
-
-results = pool.run_in_order([1, 2], 2, stuck, workers=2)
-assert results is not None
-it = iter(results)
-import threading
-threading.Thread(target=lambda: next(it), daemon=True).start()
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    kids = [p for p in os.listdir("/proc") if p.isdigit()
-            and open(f"/proc/{p}/stat").read().rpartition(")")[2].split()[1] == str(os.getpid())]
-    if len(kids) >= 2:
-        break
-    time.sleep(0.02)
-print(" ".join(kids), flush=True)
-time.sleep(3600)
-"""
-
-
-@pytest.mark.timeout(60)
-def test_workers_end_soon_after_their_parent_is_killed():
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
-    workers = [int(p) for p in parent.stdout.readline().split()]
-    assert len(workers) == 2, workers
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    # Orphaned workers would block on the task queue for ever (each holds its write
-    # end); each polls for its parent every pool.PARENT_CHECK_S.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
-        time.sleep(0.05)
-    assert not [w for w in workers if _alive(w)]
