@@ -164,7 +164,7 @@ async def plan_tenants(
         pending = [m.label for m in await migrations.pending(conn, files)]
         options = ImportOptions(force=force)
         schema = await store.read_schema(conn, migrated=not pending)
-        run = PlanRun(conn, schema, only, options)
+        run = PlanRun(conn, schema, only, options, stream.count)
         run.exclude = settings.exclude
         await _feed(run, stream, on_phase, "loading client files and reading the tenants table")
         return await run.finish(stream.problems, pending)
@@ -255,8 +255,9 @@ def check_files(stream: TenantStream) -> None:
 class BatchedRun:
     """What a plan and an import share across their batches, inside their
     transaction: the shared-secret verdicts, gathering batches into reads of
-    ``READ_AT_ONCE``, the orphans at the end. ``PlanRun`` and ``ImportRun`` say
-    what each does with a batch once it is planned."""
+    ``READ_AT_ONCE``, the orphans at the end (read with the last comparison read:
+    a round trip each costs 20–200 ms against a remote database). ``PlanRun`` and
+    ``ImportRun`` say what each does with a batch once it is planned."""
 
     def __init__(
         self,
@@ -264,9 +265,11 @@ class BatchedRun:
         schema: store.Schema,
         only: Sequence[str] | None,
         options: ImportOptions,
+        total: int = 0,
     ) -> None:
         self.conn = conn
         self.seen = 0
+        self.total = total  # tenants the stream will bring (0: not known)
         self.schema = schema
         self.options = options
         self.shared = SharedSecrets()
@@ -278,6 +281,9 @@ class BatchedRun:
         self.exclude: Exclusion = Exclusion()
         # Batches waiting to be compared with their rows, READ_AT_ONCE at a time.
         self._unread: list[TenantResult] = []
+        # The orphans, once read along with the last comparison read (see finish).
+        self._orphans: list[CurrentRow] | None = None
+        self._last_read = False
 
     async def add(self, batch: Sequence[TenantResult]) -> None:
         """Plan ``batch`` against its rows (and, importing, write it). With rows to
@@ -287,8 +293,20 @@ class BatchedRun:
             await self._add(batch)
             return
         self._unread.extend(batch)
-        if len(self._unread) >= READ_AT_ONCE:
+        if len(self._unread) >= READ_AT_ONCE and not self._holds_the_last():
             await self._read_gathered()
+
+    def _holds_the_last(self) -> bool:
+        # The last tenants wait for finish, whose read brings the orphans too.
+        return 0 < self.total <= self.seen + len(self._unread)
+
+    def _orphans_read_along(self) -> bool:
+        return (
+            self._last_read
+            and self._loaded is not None
+            and self.schema.has_rows
+            and self.schema.complete
+        )
 
     async def _read_gathered(self) -> None:
         gathered, self._unread = self._unread, []
@@ -318,9 +336,16 @@ class BatchedRun:
         previous: Mapping[str, Any] = {}
         if self.schema.worth_reading:
             await self.settle()
-            rows, states, previous = await store.read_rows_whole(
-                self.conn, self.schema, [r.tenant_id for r in batch], proposed, whole=whole
-            )
+            ids = [r.tenant_id for r in batch]
+            if self._orphans_read_along():
+                assert self._loaded is not None
+                rows, states, previous, self._orphans = await store.read_rows_and_orphans(
+                    self.conn, self.schema, ids, proposed, self._loaded, whole=whole
+                )
+            else:
+                rows, states, previous = await store.read_rows_whole(
+                    self.conn, self.schema, ids, proposed, whole=whole
+                )
         planned = build_plan(
             loaded, rows, states, force=self.options.force, serialized=store.configs(proposed)
         )
@@ -331,11 +356,14 @@ class BatchedRun:
 
     async def finish(self, problems: Sequence[Problem], pending: Sequence[str] = ()) -> Plan:
         """The whole plan: shared-secret conflicts marked, orphans added."""
+        self._last_read = True
         await self._read_gathered()
         await self.settle()
         tenants = await self._settled(self._conflicts_marked(), problems)
         if self._loaded is not None and self.schema.has_rows:
-            orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
+            orphans = self._orphans
+            if orphans is None:
+                orphans = await store.read_orphans(self.conn, self.schema, self._loaded)
             orphans = [o for o in orphans if self.exclude.match(o.id) is None]
             tenants = sorted([*tenants, *map(plan_orphan, orphans)], key=lambda t: t.id)
         return Plan(tuple(tenants), pending_migrations=tuple(pending), problems=tuple(problems))
@@ -382,12 +410,11 @@ class ImportRun(BatchedRun):
         writer: store.PlanWriter,
         total: int = 0,
     ) -> None:
-        super().__init__(conn, schema, only, options)
+        super().__init__(conn, schema, only, options, total)
         self.writer = writer
         # Near the end nothing is left to overlap a write with: each batch is then
         # written at once, so the last write (which everything waits for) is short.
         self.write_at_once_from = total - min(store.FLUSH_ROWS, WRITE_EACH_BATCH_LAST)
-        self.total = total
         self.refused = False  # an invalid or blocked tenant: this run will not commit
         self.invalid_file = False  # ... because of a file: planning the rest is moot
         self._detailed = 0  # writers whose changes are kept for the report

@@ -14,6 +14,7 @@ host and port, so this runs in both CI runs.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,46 @@ def test_import_and_plan_with_nothing_to_do_take_a_few_round_trips(
     assert len(again) <= NOTHING_TO_DO_AT_MOST, trace(again)
     assert len(planned) <= PLAN_NOTHING_TO_DO_AT_MOST, trace(planned)
     assert len(migrated) <= NOTHING_TO_DO_AT_MOST, trace(migrated)
+
+
+@pytest.fixture
+def counted_in_process(proxy, cli):
+    """As ``counted``, with the CLI run in this process (so a test can patch a
+    module constant): its round trips and its output."""
+
+    def run(project: Path, url: str, *args: str) -> tuple[list, str]:
+        proxy.take()
+        result = cli("--project-dir", project, "--database-url", proxy.url(url), *args)
+        assert result.returncode == 0, result.output
+        return proxy.take(), result.stdout
+
+    return run
+
+
+@pytest.mark.parametrize("command", ["import", "plan"])
+def test_the_orphans_come_with_the_last_comparison_read_however_many_reads(
+    tmp_path, migrated_database_url, counted_in_process, monkeypatch, command
+):
+    """With more tenants than one read takes (``READ_AT_ONCE``, 5,000: at 10,000
+    two reads), the orphan check costs no round trip of its own, also when the
+    last batch fills a read exactly (that read then waits for the end). Here
+    reads of 50: the first batch of 100 is one read, the last 50 a second one
+    that brings the orphans. A row whose file is gone shows they were read."""
+    from tenant_migrator import pipeline, streaming
+
+    assert N == pipeline.BATCH_FILES + 50
+    project = make_project(tmp_path / "p", N + 1)
+    counted_in_process(project, migrated_database_url, "import")
+    shutil.rmtree(max((project / "clients").iterdir()))  # N files left, N + 1 rows
+    args = (command, "--format", "json")
+    one_read, one_out = counted_in_process(project, migrated_database_url, *args)
+    monkeypatch.setattr(streaming, "READ_AT_ONCE", 50)
+    two_reads, two_out = counted_in_process(project, migrated_database_url, *args)
+
+    assert len(one_read) <= NOTHING_TO_DO_AT_MOST - 1, trace(one_read)
+    assert len(two_reads) == len(one_read) + 1, f"{trace(one_read)}\n---\n{trace(two_reads)}"
+    for out in (one_out, two_out):
+        assert json.loads(out)["summary"]["orphaned"] == 1, out
 
 
 @pytest.mark.parametrize("pooler", [False, True], ids=["direct", "transaction-pooler"])

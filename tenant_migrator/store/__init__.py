@@ -29,6 +29,7 @@ from tenant_migrator.store.rows import (
     plan,
     read_orphans,
     read_rows,
+    read_rows_and_orphans,
     read_rows_whole,
 )
 from tenant_migrator.store.runs import RunStart, finish_run, finish_run_sql, start_run
@@ -75,6 +76,7 @@ __all__ = [
     "plan",
     "read_orphans",
     "read_rows",
+    "read_rows_and_orphans",
     "read_rows_whole",
     "read_schema",
     "read_snapshot",

@@ -204,15 +204,51 @@ async def read_rows_whole(
         return {}, {}, {}
     if not schema.complete:
         return await _read_partial_rows(conn, schema, only), {}, {}
+    rows = await fetch_json(conn, _rows_statement(schema, only, proposed, whole))
+    return await _rows_parsed(conn, schema, only, proposed, rows)
 
-    proposed = proposed or {}
-    sql = READ_ROWS_SQL[schema.history, only is not None, whole].replace(
-        "/*proposed*/", proposed_sql(proposed)
+
+async def read_rows_and_orphans(
+    conn: asyncpg.Connection,
+    schema: Schema,
+    only: Sequence[str],
+    proposed: Mapping[str, Payload],
+    loaded: Sequence[str],
+    *,
+    whole: bool = True,
+) -> tuple[
+    dict[str, CurrentRow], dict[str, ImportState], dict[str, dict[str, Any]], list[CurrentRow]
+]:
+    """``read_rows_whole`` of the ``only`` rows and ``read_orphans`` of every
+    ``loaded`` id in one statement: the last comparison read of a whole-project run
+    brings the orphans along (one round trip less; a remote database is 20–200 ms
+    away). Needs a complete schema (the caller asks ``read_orphans`` otherwise)."""
+    assert schema.complete
+    statement = (
+        f"jsonb_build_array(({_rows_statement(schema, only, proposed, whole)}), "
+        f"({read_orphans_sql(loaded)}))"
     )
-    if only is not None:
-        sql = sql.replace("/*only*/", text_array(only))
-    rows = await fetch_json(conn, sql)
+    rows, orphans = await fetch_json(conn, statement)
+    current, states, rows_whole = await _rows_parsed(conn, schema, only, proposed, rows)
+    return current, states, rows_whole, _orphans_parsed(orphans)
 
+
+def _rows_statement(
+    schema: Schema, only: Sequence[str] | None, proposed: Mapping[str, Payload] | None, whole: bool
+) -> str:
+    sql = READ_ROWS_SQL[schema.history, only is not None, whole].replace(
+        "/*proposed*/", proposed_sql(proposed or {})
+    )
+    return sql.replace("/*only*/", text_array(only)) if only is not None else sql
+
+
+async def _rows_parsed(
+    conn: asyncpg.Connection,
+    schema: Schema,
+    only: Sequence[str] | None,
+    proposed: Mapping[str, Payload] | None,
+    rows: Sequence[Sequence[Any]],
+) -> tuple[dict[str, CurrentRow], dict[str, ImportState], dict[str, dict[str, Any]]]:
     current: dict[str, CurrentRow] = {}
     states: dict[str, ImportState] = {}
     rows_whole: dict[str, dict[str, Any]] = {}
@@ -227,7 +263,7 @@ async def read_rows_whole(
             document = json.loads(baseline) if baseline else None
             states[tenant_id] = ImportState(baseline_run, baseline_hash, document)
     if schema.has_history_rows:
-        wanted = only if only is not None else list(proposed)
+        wanted = only if only is not None else list(proposed or {})
         if missing := [tenant_id for tenant_id in wanted if tenant_id not in current]:
             states.update(await read_gone(conn, missing))
     return current, states, rows_whole
@@ -302,7 +338,10 @@ async def read_orphans(
         known = set(loaded)
         partial = await _read_partial_rows(conn, schema, None)
         return [row for tenant_id, row in sorted(partial.items()) if tenant_id not in known]
-    rows = await fetch_json(conn, read_orphans_sql(loaded))
+    return _orphans_parsed(await fetch_json(conn, read_orphans_sql(loaded)))
+
+
+def _orphans_parsed(rows: Sequence[Sequence[Any]]) -> list[CurrentRow]:
     return [CurrentRow(i, {"config_source": source}, h) for i, source, h in rows]
 
 
