@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import TextOrJson, view_of
-from tenant_migrator.cli_context import settings_of as _settings
+from tenant_migrator.cli_context import TextOrJson, database_settings_of, settings_of, view_of
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import Settings
 
@@ -41,7 +40,7 @@ def history(
     from tenant_migrator import store
     from tenant_migrator.report import formats
 
-    settings = _settings(ctx)
+    settings = database_settings_of(ctx)
     runs = _run(store.list_runs(settings, tenant, limit))
     known = _known_tenants(settings) if tenant and not runs else ()
     formats.emit(formats.HISTORY, output_format, (runs, tenant, known), view_of(ctx))
@@ -96,7 +95,7 @@ def rollback(
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    settings = _settings(ctx)
+    settings = database_settings_of(ctx)
     if dry_run:
         where = destination.resolve(settings)
     else:
@@ -161,7 +160,7 @@ def audit(
     from tenant_migrator import audit as auditing
     from tenant_migrator.report import formats
 
-    result = _run(auditing.audit(_settings(ctx)))
+    result = _run(auditing.audit(database_settings_of(ctx)))
     formats.emit(formats.AUDIT, output_format, result, view_of(ctx))
     if not result.ok:
         raise typer.Exit(1)
@@ -225,7 +224,7 @@ def export(
         return
     if tenant is None:
         raise UsageError("name a TENANT to export, or use --all --dir DIR")
-    snapshot = _run(store.read_snapshot(_settings(ctx), tenant))
+    snapshot = _run(store.read_snapshot(database_settings_of(ctx), tenant))
     exported = exporting.export_tenant(tenant, snapshot)
     for warning in exported.warnings:
         render.notice(f"warning: {warning}")
@@ -271,9 +270,9 @@ def _export_json(tenant: str, output: Path | None, exported: object) -> str:
 def _export_all(ctx: typer.Context, directory: Path, force: bool) -> None:
     from tenant_migrator import export_files, render, validation
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     rules = validation.compiled_schema(settings.schema_path).secret_rules
-    snapshots = _run(export_files.read_snapshots(settings))
+    snapshots = _run(export_files.read_snapshots(database_settings_of(ctx)))
     exports = export_files.export_files(directory, snapshots, rules)
     changed = [e for e in exports if e.action == export_files.UPDATED]
     if changed and not force:
