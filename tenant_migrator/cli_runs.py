@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -17,9 +17,6 @@ from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import TextOrJson, database_settings_of, settings_of, view_of
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import Settings
-
-if TYPE_CHECKING:
-    from tenant_migrator.store import RollbackOutcome
 
 runs_app = typer.Typer()
 
@@ -87,7 +84,7 @@ def rollback(
     itself. Exit 0 on success, 1 when refused or on errors (with --dry-run: when the
     rollback would refuse), 2 on usage errors.
     """
-    from tenant_migrator import cli_write, confirm, destination, render
+    from tenant_migrator import cli_write, confirm, destination, render, store
     from tenant_migrator.errors import UsageError
     from tenant_migrator.report import runs as report
 
@@ -101,11 +98,12 @@ def rollback(
     else:
         where = cli_write.target(settings)
         if cli_write.asks(where, yes):
-            preview = _rollback(settings, int(run_id), force=force, dry_run=True)
+            preview = _run(store.rollback(settings, int(run_id), force=force, dry_run=True))
             if force or not any(e.changed_since for e in preview.entries):
                 confirm.ask(confirm.rollback_lines(preview), where)
             # else: the rollback itself refuses, writing nothing; no question needed.
-    outcome = _rollback(settings, int(run_id), force=force, dry_run=dry_run)
+    # A run already rolled back is refused naming the run that undid it (store.rollback).
+    outcome = _run(store.rollback(settings, int(run_id), force=force, dry_run=dry_run))
     would_refuse = dry_run and not force and any(e.changed_since for e in outcome.entries)
     if output_format is TextOrJson.json:
         from tenant_migrator.report import outcomes
@@ -120,28 +118,6 @@ def rollback(
             )
     if would_refuse:
         raise typer.Exit(1)
-
-
-def _rollback(settings: Settings, run_id: int, *, force: bool, dry_run: bool) -> RollbackOutcome:
-    """``store.rollback``; a refusal of a run already rolled back says so (and which
-    run undid it) instead of suggesting --force."""
-    from tenant_migrator import store
-    from tenant_migrator.errors import DriftError
-
-    try:
-        return _run(store.rollback(settings, run_id, force=force, dry_run=dry_run))
-    except DriftError:
-        undone = next(
-            (r for r in _run(store.list_runs(settings, None, 10_000)) or () if r.id == run_id),
-            None,
-        )
-        if undone is None or not undone.rolled_back_by:
-            raise
-        by = ", ".join(map(str, undone.rolled_back_by))
-        raise DriftError(
-            f"run {run_id} was already rolled back by run {by}; nothing was written "
-            f"(to undo that rollback instead: tenant-migrator rollback {undone.rolled_back_by[-1]})"
-        ) from None
 
 
 @runs_app.command("audit")
