@@ -45,6 +45,10 @@ class BlockedTenants(DriftError):
         self.tenants: tuple[TenantPlan, ...] = tuple(tenants)
         super().__init__(self.message(drifted_path))
 
+    def __reduce__(self) -> tuple[type, tuple]:
+        # Rebuilt from the data, not the message (a caller may send it to another process).
+        return type(self), (self.tenants,)
+
     def message(self, describe: Callable[[Change], str]) -> str:
         """The refusal, each drifted change in ``describe``'s words (``str()``: its
         path only; the CLI's: its values too, redacted)."""
@@ -88,6 +92,9 @@ class RollbackRefused(DriftError):
         self.rolled_back_by: tuple[int, ...] = tuple(rolled_back_by)
         super().__init__(self._message())
 
+    def __reduce__(self) -> tuple[type, tuple]:
+        return type(self), (self.run_id, self.changed, self.rolled_back_by)
+
     def _message(self) -> str:
         if self.rolled_back_by:
             # Not "pass --force": what the user wants is most likely the rollback's undo.
@@ -119,3 +126,6 @@ class ChangedWhileWriting(DriftError):
             f"writing: {', '.join(shown)}{more}; nothing was written. Run the command again "
             "to see the new plan."
         )
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return type(self), (self.tenant_ids,)

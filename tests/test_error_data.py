@@ -10,6 +10,7 @@ redacted). A fake secret an admin pasted into a row reaches neither.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from datetime import datetime
 
 import pytest
@@ -197,6 +198,9 @@ def test_the_report_writes_every_kind_of_blocked_tenant_from_the_data():
     ]
     assert [t.id for t in err.tenants] == ["edited", "unknown", "owned", "gone"]
     _no_pasted_value(str(err), error_text(err))
+    # Sent to another process, it arrives whole: rebuilt from its data.
+    copy = pickle.loads(pickle.dumps(err))
+    assert (type(copy), copy.tenants, str(copy)) == (BlockedTenants, err.tenants, str(err))
 
 
 # --- rollback ---------------------------------------------------------------------------
@@ -241,6 +245,8 @@ def test_a_refused_rollback_carries_the_run_the_rows_and_who_rolled_it_back(
         "(to undo that rollback instead: tenant-migrator rollback 4)"
     )
     assert error_text(again.value) == str(again.value)
+    copy = pickle.loads(pickle.dumps(again.value))
+    assert (copy.run_id, copy.changed, copy.rolled_back_by) == (1, again.value.changed, (2, 4))
     # A dry run and --force do not refuse, so do not say it.
     assert asyncio.run(store.rollback(settings, 1, dry_run=True)).dry_run
 
@@ -282,4 +288,5 @@ def test_rows_changed_while_writing_carry_their_ids(settings, project, migrated_
     )
     assert error_text(err) == str(err)
     _no_pasted_value(str(err))
+    assert pickle.loads(pickle.dumps(err)).tenant_ids == ("example",)
     assert tenants_rows(pg, url)["example"]["name"] == "Example (admin)"  # the admin's
