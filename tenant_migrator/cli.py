@@ -24,6 +24,7 @@ from tenant_migrator.cli_context import (
     VERBOSE_HELP,
     CliState,
     GlobalOptions,
+    database_settings_of,
     settings_of,
     target_of,
     view_of,
@@ -374,6 +375,7 @@ def plan(
     output = cli_write.output_file(output, force)
     with progress.phases("loading client files") as phase:
         stream = pipeline.stream_tenants(settings, only)
+        settings = database_settings_of(ctx)
         the_plan = _run(streaming.plan_tenants(settings, stream, only, on_phase=phase))
     review = lambda: cli_write.review_of(the_plan, settings, only)  # noqa: E731
     view = dataclasses.replace(view_of(ctx), output=output, review=review)
@@ -489,8 +491,9 @@ def import_(
     if dry_run:
         with progress.phases("loading client files") as phase:
             stream = pipeline.stream_tenants(settings, only)
-            cli_write.dry_run(settings, stream, only, force, phase, view_of(ctx))
+            cli_write.dry_run(database_settings_of(ctx), stream, only, force, phase, view_of(ctx))
     _check_secrets_out(secrets_out, force)
+    settings = database_settings_of(ctx)
     where = cli_write.target(settings)
     review, only = cli_write.before_import(
         settings,
@@ -548,8 +551,12 @@ def sync(
 
     if dry_run:
         with progress.phases(f"loading {tenant}") as phase:
-            cli_write.dry_run(settings, stream(), [tenant], force, phase, view_of(ctx))
+            loaded = stream()  # an unknown tenant is refused before the target is resolved
+            cli_write.dry_run(
+                database_settings_of(ctx), loaded, [tenant], force, phase, view_of(ctx)
+            )
     _check_secrets_out(secrets_out, force)
+    settings = database_settings_of(ctx)
     where = cli_write.target(settings)
     review = cli_write.before_sync(settings, where, stream, tenant, yes, force, progress.phases)
     options = streaming.ImportOptions(

@@ -1,7 +1,8 @@
 """What every command's Typer context carries: the global options (given before the
 command or after it), turned into checked ``Settings`` the first time a command asks
 (so ``--help`` works anywhere, and every command refuses a bad project before it
-does anything), and the database target resolved in one place.
+does anything), and the database target resolved once, carried by those settings
+(``Settings.target``) into the library.
 
 Its own module because ``cli.py``, ``cli_migrate.py`` and ``cli_runs.py`` all need
 it, and ``cli.py`` imports the other two to mount them.
@@ -20,10 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tenant_migrator.settings import Settings
+from tenant_migrator.settings import Settings, Target
 
 if TYPE_CHECKING:
-    from tenant_migrator.database import Target
     from tenant_migrator.report.formats import View
 
 
@@ -72,12 +72,11 @@ class GlobalOptions:
 
 @dataclass(slots=True)
 class CliState:
-    """The root context's object: the options, the settings once checked, the target
-    once resolved (one process, one database)."""
+    """The root context's object: the options, the settings once checked (carrying
+    the target once resolved: one invocation, one database)."""
 
     options: GlobalOptions
     settings: Settings | None = None
-    target: Target | None = None
 
 
 def state_of(ctx: typer.Context) -> CliState:
@@ -104,14 +103,26 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def target_of(ctx: typer.Context) -> Target:
-    """The database this invocation talks to (starting the embedded server if needed);
-    the library's entry points resolve the same way from the same settings."""
-    state = state_of(ctx)
-    if state.target is None:
+    """The database this invocation talks to, resolved the first time a command asks
+    (starting, and announcing, the embedded server if it is that) and kept in the
+    settings: ``settings_of`` hands it to the library from then on."""
+    target = database_settings_of(ctx).target
+    assert target is not None  # database_settings_of resolved it
+    return target
+
+
+def database_settings_of(ctx: typer.Context) -> Settings:
+    """The checked settings carrying the resolved target: what a command hands the
+    library's database entry points, so that they never resolve it again. Asked for
+    where the library would first connect, so that nothing is said or started
+    earlier than that (a missing tenant is refused before the embedded notice)."""
+    settings = settings_of(ctx)
+    if settings.target is None:
         from tenant_migrator import database
 
-        state.target = database.resolve_target(settings_of(ctx))
-    return state.target
+        settings = dataclasses.replace(settings, target=database.resolve_target(settings))
+        state_of(ctx).settings = settings
+    return settings
 
 
 def view_of(ctx: typer.Context) -> View:

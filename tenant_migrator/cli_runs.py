@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from tenant_migrator.asyncrun import run as _run
-from tenant_migrator.cli_context import TextOrJson, view_of
-from tenant_migrator.cli_context import settings_of as _settings
+from tenant_migrator.cli_context import TextOrJson, database_settings_of, settings_of, view_of
 from tenant_migrator.errors import MigratorError
 from tenant_migrator.settings import Settings
-
-if TYPE_CHECKING:
-    from tenant_migrator.store import RollbackOutcome
 
 runs_app = typer.Typer()
 
@@ -41,7 +37,7 @@ def history(
     from tenant_migrator import store
     from tenant_migrator.report import formats
 
-    settings = _settings(ctx)
+    settings = database_settings_of(ctx)
     runs = _run(store.list_runs(settings, tenant, limit))
     known = _known_tenants(settings) if tenant and not runs else ()
     formats.emit(formats.HISTORY, output_format, (runs, tenant, known), view_of(ctx))
@@ -88,7 +84,7 @@ def rollback(
     itself. Exit 0 on success, 1 when refused or on errors (with --dry-run: when the
     rollback would refuse), 2 on usage errors.
     """
-    from tenant_migrator import cli_write, confirm, destination, render
+    from tenant_migrator import cli_write, confirm, destination, render, store
     from tenant_migrator.errors import UsageError
     from tenant_migrator.report import runs as report
 
@@ -96,17 +92,18 @@ def rollback(
         raise UsageError(
             f"RUN_ID must be a run number (see `tenant-migrator history`), not {run_id!r}"
         )
-    settings = _settings(ctx)
+    settings = database_settings_of(ctx)
     if dry_run:
         where = destination.resolve(settings)
     else:
         where = cli_write.target(settings)
         if cli_write.asks(where, yes):
-            preview = _rollback(settings, int(run_id), force=force, dry_run=True)
+            preview = _run(store.rollback(settings, int(run_id), force=force, dry_run=True))
             if force or not any(e.changed_since for e in preview.entries):
                 confirm.ask(confirm.rollback_lines(preview), where)
             # else: the rollback itself refuses, writing nothing; no question needed.
-    outcome = _rollback(settings, int(run_id), force=force, dry_run=dry_run)
+    # A run already rolled back is refused naming the run that undid it (store.rollback).
+    outcome = _run(store.rollback(settings, int(run_id), force=force, dry_run=dry_run))
     would_refuse = dry_run and not force and any(e.changed_since for e in outcome.entries)
     if output_format is TextOrJson.json:
         from tenant_migrator.report import outcomes
@@ -121,28 +118,6 @@ def rollback(
             )
     if would_refuse:
         raise typer.Exit(1)
-
-
-def _rollback(settings: Settings, run_id: int, *, force: bool, dry_run: bool) -> RollbackOutcome:
-    """``store.rollback``; a refusal of a run already rolled back says so (and which
-    run undid it) instead of suggesting --force."""
-    from tenant_migrator import store
-    from tenant_migrator.errors import DriftError
-
-    try:
-        return _run(store.rollback(settings, run_id, force=force, dry_run=dry_run))
-    except DriftError:
-        undone = next(
-            (r for r in _run(store.list_runs(settings, None, 10_000)) or () if r.id == run_id),
-            None,
-        )
-        if undone is None or not undone.rolled_back_by:
-            raise
-        by = ", ".join(map(str, undone.rolled_back_by))
-        raise DriftError(
-            f"run {run_id} was already rolled back by run {by}; nothing was written "
-            f"(to undo that rollback instead: tenant-migrator rollback {undone.rolled_back_by[-1]})"
-        ) from None
 
 
 @runs_app.command("audit")
@@ -161,7 +136,7 @@ def audit(
     from tenant_migrator import audit as auditing
     from tenant_migrator.report import formats
 
-    result = _run(auditing.audit(_settings(ctx)))
+    result = _run(auditing.audit(database_settings_of(ctx)))
     formats.emit(formats.AUDIT, output_format, result, view_of(ctx))
     if not result.ok:
         raise typer.Exit(1)
@@ -225,7 +200,7 @@ def export(
         return
     if tenant is None:
         raise UsageError("name a TENANT to export, or use --all --dir DIR")
-    snapshot = _run(store.read_snapshot(_settings(ctx), tenant))
+    snapshot = _run(store.read_snapshot(database_settings_of(ctx), tenant))
     exported = exporting.export_tenant(tenant, snapshot)
     for warning in exported.warnings:
         render.notice(f"warning: {warning}")
@@ -271,9 +246,9 @@ def _export_json(tenant: str, output: Path | None, exported: object) -> str:
 def _export_all(ctx: typer.Context, directory: Path, force: bool) -> None:
     from tenant_migrator import export_files, render, validation
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     rules = validation.compiled_schema(settings.schema_path).secret_rules
-    snapshots = _run(export_files.read_snapshots(settings))
+    snapshots = _run(export_files.read_snapshots(database_settings_of(ctx)))
     exports = export_files.export_files(directory, snapshots, rules)
     changed = [e for e in exports if e.action == export_files.UPDATED]
     if changed and not force:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from tenant_migrator.errors import DatabaseUnavailable, InvalidDatabaseURL, MigratorError
-from tenant_migrator.settings import Settings
+from tenant_migrator.settings import Settings, Target  # Target: re-exported
 
 if TYPE_CHECKING:
     import asyncpg
@@ -46,34 +46,26 @@ CONNECT_TIMEOUT_S = 10.0
 APPLICATION_NAME = "tenant-migrator"
 _SCHEMES = ("postgresql", "postgres")
 
-# One notice per process, however many times the target is resolved.
-_embedded_notice_shown = False
+
+def display(target: Target) -> str:
+    """Where we connect, safe to print (no password)."""
+    if target.url is None:
+        return describe_env()
+    return redact_url(target.url)
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where to connect.
-
-    ``url`` is None when libpq's environment variables describe the server.
-    ``embedded`` is True for the project's local embedded server.
-    """
-
-    url: str | None
-    embedded: bool = False
-
-    @property
-    def display(self) -> str:
-        """Where we connect, safe to print (no password)."""
-        if self.url is None:
-            return describe_env()
-        return redact_url(self.url)
+def target_of(settings: Settings) -> Target:
+    """The database ``settings`` point at: the target they carry (the CLI resolved
+    it once for the invocation), else resolved now (a Python-API caller's settings)."""
+    return settings.target if settings.target is not None else resolve_target(settings)
 
 
 def resolve_target(settings: Settings, *, announce: bool = True) -> Target:
     """The database this invocation talks to. Starts the embedded server if needed.
 
-    With ``announce``, says once (through ``settings.notify``) that the embedded
-    server is used.
+    With ``announce``, says (through ``settings.notify``) that the embedded server
+    is used: each call says it, so a caller resolves once (``Settings.target``) and
+    the notice is shown once.
     """
     if settings.database_url:
         return Target(url=settings.database_url)
@@ -89,10 +81,8 @@ def resolve_target(settings: Settings, *, announce: bool = True) -> Target:
 
 
 def _announce_embedded(settings: Settings) -> None:
-    global _embedded_notice_shown
-    if _embedded_notice_shown or settings.notify is None:
+    if settings.notify is None:
         return
-    _embedded_notice_shown = True
     settings.notify(
         f"Using a local embedded PostgreSQL in {settings.state_dir / 'pgdata'}, not Supabase "
         "(pass --database-url or set DATABASE_URL for a real database; "
@@ -277,7 +267,7 @@ def translate_connect_error(err: BaseException, target: Target) -> DatabaseUnava
     """One line saying what failed and what to do, with any password redacted."""
     import asyncpg
 
-    where = target.display
+    where = display(target)
     if isinstance(
         err, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
     ):
@@ -396,7 +386,7 @@ async def server_errors(
     ) as err:
         if not isinstance(target, Target):
             target = Target(url=target)
-        message = f"database error on {target.display}: {describe_server_error(err)}"
+        message = f"database error on {display(target)}: {describe_server_error(err)}"
         said = outcome() if callable(outcome) else outcome
         if said:
             message += f"; {said}"

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
-    from tenant_migrator.database import Target
-    from tenant_migrator.settings import Settings
+    from tenant_migrator.settings import Settings, Target
 
 DEFAULT_PORT = 5432
 
@@ -148,7 +147,8 @@ def _os_user() -> str:
 
 
 def resolve(settings: Settings) -> Destination:
-    """The destination of this invocation (starts the embedded server if it is that)."""
+    """The destination of this invocation: of the target ``settings`` carry, else
+    resolved now (which starts the embedded server if it is that)."""
     from tenant_migrator import database
 
-    return of_target(database.resolve_target(settings), settings)
+    return of_target(database.target_of(settings), settings)

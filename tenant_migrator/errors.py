@@ -1,8 +1,9 @@
 """The tool's own exceptions.
 
 Everything the user can cause (bad input, bad URL, refused connection, a drifted
-row) is raised as a ``MigratorError``; ``cli.main`` prints its message as one clear
-block on stderr and exits with ``exit_code``. Anything else is a bug and keeps its
+row) is raised as a ``MigratorError``; ``cli.main`` prints it as one clear block on
+stderr (in ``report/errors.py``'s words: its message, and a drift refusal's values,
+redacted) and exits with ``exit_code``. Anything else is a bug and keeps its
 traceback.
 
 Messages must never contain a secret value: build them from paths, names and
@@ -46,4 +47,5 @@ class ClientFileError(MigratorError):
 
 
 class DriftError(MigratorError):
-    """A row was edited in the database after our last import; refusing without --force."""
+    """A row was edited in the database after our last import; refusing without --force.
+    Raised as one of ``drift_errors``' subclasses, which carry what was refused."""

@@ -1,9 +1,10 @@
 """Values read from the database, made safe and short to show.
 
 Records never carry secrets (the pipeline turned them into references), but rows
-read from the database might: an admin can paste anything into the app. Both the
-library (the drift refusal's text) and every report (plan, PR comment, import)
-show such values, so this sits below both: the library never imports ``report/``.
+read from the database might: an admin can paste anything into the app. The reports
+show such values (plan, PR comment, the drift refusal's lines in
+``report/errors.py``); the library's own messages never hold one, so nothing outside
+``report/`` uses this module any more.
 """
 
 from __future__ import annotations

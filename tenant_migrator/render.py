@@ -75,10 +75,17 @@ class _TrimmedLines(io.TextIOBase):
 
 
 def print_error(err: MigratorError) -> None:
+    """``err`` in the report's words (``report/errors.py``: a blocked tenant's drifted
+    values too, redacted), on stderr."""
+    from tenant_migrator.report.errors import error_text
+
     # markup=False: the message may quote user input with [brackets].
     console = stderr()
     console.print(
-        f"error: {err}", style="bold red", markup=False, soft_wrap=not console.is_terminal
+        f"error: {error_text(err)}",
+        style="bold red",
+        markup=False,
+        soft_wrap=not console.is_terminal,
     )
 
 

@@ -1,4 +1,5 @@
-"""Where things are: the project directory, its settings, and the database asked for.
+"""Where things are: the project directory, its settings, the database asked for,
+and the database this invocation talks to once that is resolved (``Target``).
 
 Plain values only. Reading the project's settings file (``[tool.tenant-migrator]``
 in pyproject.toml, or tenant-migrator.toml) is ``project.py``'s job; what it found
@@ -49,6 +50,19 @@ class ProjectSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """Where to connect, as ``database.resolve_target`` decided it.
+
+    ``url`` is None when libpq's environment variables describe the server.
+    ``embedded`` is True for the project's local embedded server. The URL may
+    hold a password: ``database.display`` is what may be shown.
+    """
+
+    url: str | None
+    embedded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     project_dir: Path
     # None means "not given": database.resolve_target() then looks at libpq's
@@ -61,6 +75,11 @@ class Settings:
     # Where the library's notices go (the embedded server started …): the CLI
     # renders them (and -q drops them); None: nowhere. Never a secret in one.
     notify: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # The database this invocation talks to, once resolved: the CLI resolves it once
+    # (``dataclasses.replace``) and hands these settings to the library, which then
+    # never resolves it again (nor starts or announces the embedded server twice).
+    # None: each entry point resolves it (``database.target_of``).
+    target: Target | None = field(default=None, repr=False)
 
     @property
     def clients_dir(self) -> Path:

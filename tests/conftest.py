@@ -308,6 +308,7 @@ _POSTGRES_TESTS = frozenset(
     {
         # The CLI without a URL: a project's own embedded server.
         "test_database.py::test_embedded_server_lifecycle",
+        "test_cli_inprocess.py::test_each_invocation_starts_and_announces_the_embedded_server_once",
         "test_ci_workflow.py::test_the_pull_request_steps_validate_plan_and_write_the_comment",
     }
 )

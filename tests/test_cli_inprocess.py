@@ -53,3 +53,62 @@ def test_the_cyclic_gc_is_on_again_after_a_bulk_command(tmp_path, cli):
     # fast on the database URL, after having done so.
     cli("plan", "--database-url", "postgresql://nobody@127.0.0.1:1/none", cwd=project)
     assert gc.isenabled()
+
+
+# --- the target, resolved once per invocation -----------------------------------------
+
+
+def _counting(monkeypatch, module, name: str) -> list[object]:
+    """Wrap ``module.name`` (the real function still runs); returns its calls so far."""
+    calls: list[object] = []
+    real = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_one_invocation_resolves_the_target_once(tmp_path, cli, migrated_database_url, monkeypatch):
+    from tenant_migrator import database
+
+    project = make_project(tmp_path / "p", {"one": valid_document("one")})
+    resolved = _counting(monkeypatch, database, "resolve_target")
+    # Each of these resolved it two or three times before: the target line, every
+    # connection (a refused rollback's look at the history too), a plan's review.
+    for command, exit_code, said in (
+        (("import",), 0, "target: "),
+        (("plan", "--format", "json"), 0, ""),
+        (("rollback", "1"), 0, "target: "),
+        (("rollback", "1"), 1, "run 1 was already rolled back by run 2"),
+        (("history",), 0, ""),
+    ):
+        resolved.clear()
+        result = cli("--database-url", migrated_database_url, *command, cwd=project)
+        assert result.returncode == exit_code and said in result.stderr, result.output
+        assert len(resolved) == 1, command
+
+
+def test_each_invocation_starts_and_announces_the_embedded_server_once(tmp_path, cli, monkeypatch):
+    from tenant_migrator import embedded
+
+    project = make_project(tmp_path / "p", {"one": valid_document("one")})
+    pgdata = embedded.pgdata_dir(project / ".tenant-migrator")
+    started = _counting(monkeypatch, embedded, "start")
+    notice = "Using a local embedded PostgreSQL in"
+    try:
+        for args in (("import",), ("rollback", "1"), ("history",)):
+            started.clear()
+            result = cli(*args, cwd=project)
+            assert result.returncode == 0, result.output
+            assert len(started) == 1, args
+            # Once per invocation: also for the second one in this process.
+            assert result.stderr.count(notice) == 1, (args, result.stderr)
+        started.clear()
+        quiet = cli("history", "-q", cwd=project)
+        assert quiet.returncode == 0 and len(started) == 1
+        assert notice not in quiet.stderr
+    finally:
+        embedded.destroy(pgdata)

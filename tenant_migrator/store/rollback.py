@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tenant_migrator import __version__, interruption, literal_scan
-from tenant_migrator.errors import DriftError, MigratorError, UsageError
+from tenant_migrator.drift_errors import RollbackRefused
+from tenant_migrator.errors import MigratorError, UsageError
 from tenant_migrator.literal_scan import LiteralFinding, scrub_row
 from tenant_migrator.outcomes import RollbackEntry, RollbackOutcome  # re-exported
 from tenant_migrator.planning import diff_snapshots
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 # $1: the run.
 FIND_RUN_SQL = f"SELECT id, command FROM {RUNS} WHERE id = $1"
+# $1: the run. The rollbacks of it, oldest first.
+ROLLED_BACK_BY_SQL = f"SELECT id FROM {RUNS} WHERE rollback_of = $1 ORDER BY id"
 
 # $1: the run. Per tenant it wrote: what it wrote, the values before, the row now,
 # and the latest later run that wrote it.
@@ -135,7 +138,8 @@ async def rollback(
     settings: Settings, run_id: int, *, force: bool = False, dry_run: bool = False
 ) -> RollbackOutcome:
     """Restore exactly what run ``run_id`` replaced: previous values back, rows it
-    created deleted. Refuses when those rows changed since the run, unless ``force``.
+    created deleted. Refuses when those rows changed since the run, unless ``force``
+    (``RollbackRefused``: those rows, and the runs that already rolled it back).
     The rollback is itself a recorded run (so it can be rolled back in turn)."""
     from tenant_migrator import migrations
 
@@ -153,12 +157,10 @@ async def rollback(
         entries = await _rollback_entries(conn, run_id)
         changed = [e for e in entries if e.changed_since]
         if changed and not force and not dry_run:
-            raise DriftError(
-                f"cannot roll back run {run_id}: {len(changed)} tenant(s) changed since:\n"
-                + "\n".join(f"  {e.tenant_id}: {e.changed_since}" for e in changed)
-                + "\nNothing was written. Pass --force to restore run "
-                f"{run_id}'s previous values over those changes."
-            )
+            # A run already rolled back has every row changed since: say which run
+            # undid it rather than suggest --force.
+            undone_by = [r["id"] for r in await conn.fetch(ROLLED_BACK_BY_SQL, run_id)]
+            raise RollbackRefused(run_id, changed, undone_by)
         if dry_run:
             return RollbackOutcome(run_id, entries, dry_run=True, scrubbed=scrubbed)
         new_run = await start_run(

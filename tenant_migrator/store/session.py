@@ -1,5 +1,5 @@
-"""Connecting for the store's entry points: the target, server errors as one line,
-the migration files a run checks."""
+"""Connecting for the store's entry points: the target (the one the settings carry,
+else resolved), server errors as one line, the migration files a run checks."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncpg
 
-    from tenant_migrator.database import Target
     from tenant_migrator.migrations import Migration
-    from tenant_migrator.settings import Settings
+    from tenant_migrator.settings import Settings, Target
 
 
 @asynccontextmanager
 async def connected(settings: Settings) -> AsyncIterator[tuple[asyncpg.Connection, Target]]:
     from tenant_migrator import database
 
-    target = database.resolve_target(settings)
+    target = database.target_of(settings)
     async with database.connection(target) as conn, database_errors(target):
         yield conn, target
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tenant_migrator.database import fetch_json, fetch_json_statement, literal, text_array
-from tenant_migrator.errors import DriftError
+from tenant_migrator.drift_errors import ChangedWhileWriting
 from tenant_migrator.literal_scan import LiteralFinding, scrub_row
 from tenant_migrator.planning import Plan, TenantPlan
 from tenant_migrator.record import CONFIG_SOURCE, OWNED_COLUMNS
@@ -191,8 +191,8 @@ class PlanWriter:
         for literal secrets without reading them again; the write's hash check
         holds them to what is replaced (tenant_config and the owned columns).
 
-        Raises ``DriftError`` when a row changed since it was planned: the caller's
-        transaction must then roll back (all or nothing).
+        Raises ``ChangedWhileWriting`` (a ``DriftError``) when a row changed since
+        it was planned: the caller's transaction must then roll back (all or nothing).
         """
         if not todo:
             return
@@ -253,11 +253,7 @@ class PlanWriter:
         if len(rows) != expected:
             missing = sorted({row[0] for row in staged} - {tenant for tenant, _ in rows})
             # Raising rolls the whole transaction back: all or nothing.
-            raise DriftError(
-                f"{len(missing)} tenant(s) changed in the database while this run was "
-                f"writing: {', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}; "
-                "nothing was written. Run the command again to see the new plan."
-            )
+            raise ChangedWhileWriting(missing)
         self.written.update((tenant, action) for tenant, action in rows)
 
     async def _scrub_previous(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
