@@ -23,6 +23,7 @@ The pool's results are exactly what the single-process loop gives
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -59,29 +60,40 @@ def process_client_file(
     if client_file.problem is not None:
         return _failed(client_file, [Problem(path, client_file.problem)])
     compiled = validation.compiled_schema(schema_path)
+    sha256 = None
     try:
-        document = loader.load_file(path, max_file_bytes)
+        data = loader.read_client_file(path, max_file_bytes)
+        # Hashed here, from the bytes in hand: a reviewed plan fingerprints each
+        # file, and reading 10,000 files again for it cost 0.29 s after the load.
+        sha256 = hashlib.sha256(data).hexdigest()
+        document = loader.load_bytes(data, path)
     except ClientFileError as err:
-        return _failed(client_file, err.problems)
+        return _failed(client_file, err.problems, sha256)
     problems = [*document.notes, *validation.validate(document, compiled)]
     problems += _client_id_warning(document, tenant_id)
     if any(p.is_error for p in problems):
         # No secret extraction for an invalid file: nothing of it goes anywhere.
-        return _failed(client_file, problems)
+        return _failed(client_file, problems, sha256)
     extraction = secretrefs.extract(
         document.data, tenant_id, compiled.secret_rules, path=path, locate=document.locate
     )
     problems += extraction.problems
     if any(p.is_error for p in problems):
-        return _failed(client_file, problems)
+        return _failed(client_file, problems, sha256)
     defaults = compiled.column_defaults
     problems += default_notes(document, defaults)
     record = build_record(tenant_id, extraction.config, compress=compress, defaults=defaults)
-    return TenantResult(tenant_id, path, record, sorted_problems(problems), extraction.secrets)
+    return TenantResult(
+        tenant_id, path, record, sorted_problems(problems), extraction.secrets, sha256
+    )
 
 
-def _failed(client_file: discovery.ClientFile, problems: Iterable[Problem]) -> TenantResult:
-    return TenantResult(client_file.tenant_id, client_file.path, None, sorted_problems(problems))
+def _failed(
+    client_file: discovery.ClientFile, problems: Iterable[Problem], sha256: str | None = None
+) -> TenantResult:
+    return TenantResult(
+        client_file.tenant_id, client_file.path, None, sorted_problems(problems), (), sha256
+    )
 
 
 def _client_id_warning(document: loader.LoadedDocument, tenant_id: str) -> list[Problem]:

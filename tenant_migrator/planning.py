@@ -146,6 +146,7 @@ class TenantPlan:
     record: TenantRecord | None = None
     secrets: tuple[SecretReference, ...] = ()
     path: Path | None = None
+    source_sha256: str | None = None  # of the client file as loaded (TenantResult's)
     # Set on a blocked tenant that --force turned into an update (or a create).
     forced: bool = False
     # Why it is blocked (or, with ``forced``, what --force overrode); None otherwise.
@@ -268,6 +269,7 @@ def plan_tenant(
         "warnings": result.warnings,
         "secrets": result.secrets,
         "path": result.path,
+        "source_sha256": result.source_sha256,
     }
     record = result.record
     if record is None or result.errors:

@@ -32,6 +32,8 @@ class TenantResult:
     ``record`` is None exactly when ``problems`` holds at least one error.
     ``problems`` holds errors and warnings (see ``Problem.severity``).
     ``secrets`` lists every literal turned into a reference (and removed fields).
+    ``source_sha256``: of the bytes the result was made from (None when the file
+    could not be read), for a reviewed plan's fingerprint of the file.
     """
 
     tenant_id: str
@@ -39,6 +41,7 @@ class TenantResult:
     record: TenantRecord | None
     problems: tuple[Problem, ...] = ()
     secrets: tuple[SecretReference, ...] = ()
+    source_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -71,13 +74,14 @@ class TenantResult:
             None if record is None else _record_wire(record),
             self.problems,
             tuple(ref.to_wire() for ref in self.secrets),
+            self.source_sha256,
         )
 
     @classmethod
     def from_wire(cls, client_file: discovery.ClientFile, wire: ResultWire) -> TenantResult:
         """The result ``to_wire`` sent for ``client_file``. Time zones and currencies
         are a few dozen values across any number of tenants: one copy of each."""
-        values, problems, secret_wires = wire
+        values, problems, secret_wires, source_sha256 = wire
         tenant_id = client_file.tenant_id
         record = None
         if values is not None:
@@ -88,11 +92,13 @@ class TenantResult:
                     columns[index] = sys.intern(value)
             record = TenantRecord(tenant_id, *columns, config_data=values[-1])
         secrets = tuple(map(SecretReference.from_wire, secret_wires))
-        return cls(tenant_id, client_file.path, record, problems, secrets)
+        return cls(tenant_id, client_file.path, record, problems, secrets, source_sha256)
 
 
 # What a worker sends for one TenantResult (see ``TenantResult.to_wire``).
-ResultWire = tuple[tuple[Any, ...] | None, tuple[Problem, ...], tuple[secretrefs.model.Wire, ...]]
+ResultWire = tuple[
+    tuple[Any, ...] | None, tuple[Problem, ...], tuple[secretrefs.model.Wire, ...], str | None
+]
 
 # A record on the wire: every field of TenantRecord but ``id``, in field order (id,
 # the owned columns, config_data: record.py checks that order), which is also the

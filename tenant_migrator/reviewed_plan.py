@@ -106,9 +106,23 @@ def record_sha256(record: TenantRecord) -> str:
     return hashlib.sha256((text + "\n" + record.config_json).encode("utf-8")).hexdigest()
 
 
+def _loaded_sha256(tenant: TenantPlan) -> str | None:
+    """Of the file as the plan loaded it; read again only when loading did not
+    get as far as hashing it (an unreadable file stays None)."""
+    if tenant.source_sha256 is not None or tenant.path is None:
+        return tenant.source_sha256
+    return file_sha256(tenant.path)
+
+
 def _relative(path: Path | None, project_dir: Path) -> str | None:
     if path is None:
         return None
+    # Files found under the project (all of them, but for a path given on the
+    # command line): a prefix, without relpath's normalising (7 µs a file).
+    inside = f"{project_dir}{os.sep}"
+    text = str(path)
+    if text.startswith(inside) and f"{os.sep}.." not in text:
+        return text[len(inside) :]
     try:
         return os.path.relpath(path, project_dir)
     except ValueError:  # another drive (Windows)
@@ -131,7 +145,7 @@ def review_json(
         tenants[tenant.id] = {
             "action": tenant.action.value,
             "file": _relative(tenant.path, settings.project_dir),
-            "file_sha256": file_sha256(tenant.path) if tenant.path else None,
+            "file_sha256": _loaded_sha256(tenant),
             "row_hash": tenant.expected_hash,
             "record_sha256": record_sha256(tenant.record) if tenant.record else None,
         }

@@ -107,6 +107,55 @@ def test_the_review_carries_version_target_and_fingerprints(planned):
     assert acme["row_hash"] is None
 
 
+def test_each_file_fingerprint_is_the_sha256_of_the_bytes_loaded_valid_or_not(tmp_path):
+    """Hashed from the bytes the load read (the pool's workers send it along), the
+    same value as hashing the file: a valid file, an invalid one and one that is
+    not YAML at all."""
+    import hashlib
+
+    from clientdocs import write_client
+
+    project = make_project(tmp_path, {"acme": valid_document("acme")})
+    broken = valid_document("broken")
+    broken["client"]["currency"] = 12
+    write_client(project, "broken", broken)
+    (project / "clients" / "notyaml").mkdir()
+    (project / "clients" / "notyaml" / "client.yaml").write_text("client: [unclosed\n")
+    settings = Settings(project_dir=project)
+    plan = build_plan(load_tenants(settings), {}, {})
+    review = reviewed_plan.review_json(plan, settings, REMOTE, None)["tenants"]
+    assert sorted(review) == ["acme", "broken", "notyaml"]
+    for tenant_id, entry in review.items():
+        path = project / "clients" / tenant_id / "client.yaml"
+        assert entry["file"] == f"clients/{tenant_id}/client.yaml"
+        assert entry["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), tenant_id
+    assert {t.id: t.source_sha256 is not None for t in plan.tenants} == {
+        "acme": True,
+        "broken": True,
+        "notyaml": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("{p}/clients/acme/client.yaml", "clients/acme/client.yaml"),
+        ("{p}/clients/../elsewhere/client.yaml", "elsewhere/client.yaml"),
+        ("{p}x/clients/acme/client.yaml", "../px/clients/acme/client.yaml"),
+        ("/other/client.yaml", None),
+    ],
+    ids=["inside", "dot-dot", "sibling-with-the-same-prefix", "outside"],
+)
+def test_a_file_is_named_relative_to_the_project_as_relpath_names_it(tmp_path, path, expected):
+    import os
+
+    project = tmp_path / "p"
+    given = Path(path.format(p=project))
+    if expected is None:
+        expected = os.path.relpath(given, project)
+    assert reviewed_plan._relative(given, project) == os.path.relpath(given, project) == expected
+
+
 def test_a_changed_file_or_version_is_named_before_connecting(planned):
     settings, _, review = planned
     reviewed = reviewed_plan.parse(review, "plan.json")

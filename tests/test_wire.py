@@ -74,7 +74,7 @@ def _result(record: TenantRecord | None) -> TenantResult:
         SecretReference(**_distinct_values(SecretReference)),
         SecretReference("/email/smtp/password", "ACME_SMTP_PASSWORD", "kept", None, "tenant"),
     )
-    return TenantResult("acme", path, record, problems, secrets)
+    return TenantResult("acme", path, record, problems, secrets, "ab" * 32)
 
 
 def test_every_field_of_a_tenant_record_travels_in_its_result():
@@ -99,7 +99,7 @@ def test_every_field_of_a_tenant_result_travels_or_comes_from_the_client_file():
     # tenant_id and path are not sent: the parent has them in its ClientFile. Every
     # other field must be in the wire form; a new field fails here until it is.
     from_client_file = {"tenant_id", "path"}
-    sent = {"record", "problems", "secrets"}
+    sent = {"record", "problems", "secrets", "source_sha256"}
     assert {f.name for f in dataclasses.fields(TenantResult)} == from_client_file | sent
     for record in (_record(), None):
         result = _result(record)
