@@ -10,6 +10,7 @@ import multiprocessing
 import os
 
 import pytest
+from processes import alive as _alive
 
 from tenant_migrator import pool
 from tenant_migrator.errors import MigratorError
@@ -98,3 +99,65 @@ def test_no_pool_where_processes_cannot_start(monkeypatch):
 )
 def test_batches_are_small_enough_for_four_per_worker_and_never_empty(items, workers, most, size):
     assert pool.batch_size(items, workers, most) == size
+
+
+def _report_threads(conn) -> None:
+    pool._start_worker(None, (), os.getppid())
+    import threading
+
+    conn.send(sorted(t.name for t in threading.enumerate()))
+
+
+def test_a_worker_starts_watching_its_parent_before_its_first_task():
+    """What the pool runs first in every worker: it leaves the worker a thread
+    that watches the parent (forked here, so the test process keeps its own
+    signal handlers and garbage collector)."""
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_report_threads, args=(theirs,))
+    child.start()
+    assert ours.poll(30), "the worker reported nothing"
+    threads = ours.recv()
+    child.join(30)
+    assert "parent-watch" in threads, threads
+
+
+# A parent that forks one process watching it (as every pool worker does), says
+# its pid once the watch runs, and waits: a process killed mid-run. The child
+# blocks as a worker blocks on its task queue.
+_PARENT = """
+import os, time
+from tenant_migrator import pool
+ready_r, ready_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(ready_r)
+    pool._exit_with_parent(os.getppid())
+    os.write(ready_w, b"x")
+    time.sleep(3600)
+    os._exit(0)
+os.close(ready_w)
+os.read(ready_r, 1)
+print(pid, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_watching_process_ends_soon_after_its_parent_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    # An orphan would block for ever; the watch polls every pool.PARENT_CHECK_S.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.05)
+    assert not _alive(worker)
