@@ -226,6 +226,23 @@ def tenants_rows(pg, url: str) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in (json.loads(r["row"]) for r in rows)}
 
 
+@pytest.fixture(name="project")
+def sample_project(tmp_path) -> Path:
+    """``project``: the sample project with the planted tenant, in the test's tmp
+    dir. Import it (and ``sample_tm``) into a test module to use it there."""
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture(name="tm")
+def sample_tm(cli, project):
+    """Run the CLI in-process on ``project`` against a URL: tm(url, "plan", ...)."""
+
+    def run(url, *args, **kwargs):
+        return cli("--project-dir", project, "--database-url", url, *args, **kwargs)
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def no_secrets_left_behind(request, pg):
     """After each test: no literal secret of the test's project is anywhere in the

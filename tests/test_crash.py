@@ -64,7 +64,8 @@ def project(tmp_path):
 
 def start_cli(project, url, *args, **popen) -> subprocess.Popen:
     """``tenant-migrator --project-dir project --database-url url args``, its output
-    piped (``popen``: more ``subprocess.Popen`` options)."""
+    piped as text (``popen``: more ``subprocess.Popen`` options, or other ones)."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
     return subprocess.Popen(
         [
             sys.executable,
@@ -77,10 +78,7 @@ def start_cli(project, url, *args, **popen) -> subprocess.Popen:
             *args,
         ],
         env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
+        **options,
     )
 
 

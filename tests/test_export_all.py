@@ -85,6 +85,14 @@ def _files(project):
     return {p.parent.name: p.read_text() for p in (project / "clients").glob("*/client.yaml")}
 
 
+def _export_all(tm, project):
+    """``export --all --dir clients --force`` (it must succeed): its result, and
+    every client file after it."""
+    result = tm("export", "--all", "--dir", project / "clients", "--force")
+    assert result.returncode == 0, result.output
+    return result, _files(project)
+
+
 def _set(pg, url, tenant, path, value):
     pg.execute(
         url,
@@ -96,9 +104,7 @@ def _set(pg, url, tenant, path, value):
 def test_a_file_that_round_trips_gives_a_zero_line_diff(tm, project):
     assert tm("import").returncode == 0
     before = _files(project)
-    result = tm("export", "--all", "--dir", project / "clients", "--force")
-    assert result.returncode == 0, result.output
-    after = _files(project)
+    result, after = _export_all(tm, project)
     # Files holding only references (acme, safariexplore-kvph) are not even rewritten.
     assert after["acme"] == before["acme"] == HANDWRITTEN
     assert after["safariexplore-kvph"] == before["safariexplore-kvph"]
@@ -110,9 +116,8 @@ def test_a_changed_value_is_a_one_line_diff_and_comments_order_and_quoting_stay(
 ):
     assert tm("import").returncode == 0
     _set(pg, migrated_database_url, "acme", "email,imap,port", 1993)
-    result = tm("export", "--all", "--dir", project / "clients", "--force")
-    assert result.returncode == 0, result.output
-    after = _files(project)["acme"]
+    result, files = _export_all(tm, project)
+    after = files["acme"]
     assert _diff(HANDWRITTEN, after) == [
         "-    port: 993",
         "+    port: 1993",
@@ -127,9 +132,7 @@ def test_each_kind_of_edit_touches_only_its_line(tm, project, migrated_database_
     _set(pg, url, "acme", "email,smtp,port", 2525)  # inside a flow mapping
     _set(pg, url, "acme", "destinations,0,enabled", False)
     pg.execute(url, "UPDATE tenants SET name = 'Acme Tours' WHERE id = 'acme'")  # a column
-    result = tm("export", "--all", "--dir", project / "clients", "--force")
-    assert result.returncode == 0, result.output
-    after = _files(project)["acme"]
+    after = _export_all(tm, project)[1]["acme"]
     assert _diff(HANDWRITTEN, after) == [
         "-  name: 'Acme Travel'",
         "+  name: 'Acme Tours'",
@@ -153,9 +156,7 @@ def test_added_and_removed_keys_change_only_their_lines(tm, project, migrated_da
         "UPDATE tenants SET tenant_config = (tenant_config #- '{branding,email_signature}')"
         " || '{\"quotes\": {\"auto_send\": true}}'::jsonb WHERE id = 'acme'",
     )
-    result = tm("export", "--all", "--dir", project / "clients", "--force")
-    assert result.returncode == 0, result.output
-    after = _files(project)["acme"]
+    after = _export_all(tm, project)[1]["acme"]
     assert _diff(HANDWRITTEN, after) == [
         "-  email_signature: |",
         "-    Regards,",
@@ -169,9 +170,7 @@ def test_added_and_removed_keys_change_only_their_lines(tm, project, migrated_da
 def test_literal_secrets_in_a_file_become_references_and_nothing_else_changes(tm, project):
     assert tm("import").returncode == 0
     before = _files(project)["africastay"]
-    result = tm("export", "--all", "--dir", project / "clients", "--force")
-    assert result.returncode == 0, result.output
-    after = _files(project)["africastay"]
+    after = _export_all(tm, project)[1]["africastay"]
     changed = _diff(before, after)
     removed = [line[1:] for line in changed if line.startswith("-")]
     added = [line[1:] for line in changed if line.startswith("+")]

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 
-import pytest
 from conftest import cli_env
 from importhelpers import (
     PLANTED,
@@ -18,9 +17,10 @@ from importhelpers import (
     SAMPLE_IDS,
     assert_no_secrets,
     dump_database,
-    make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
     read_client,
+    sample_project,  # noqa: F401 - the project fixture
+    sample_tm,  # noqa: F401 - the tm fixture
     secret_literals,
     tenants_rows,
     write_client,
@@ -29,21 +29,6 @@ from importhelpers import (
 from tenant_migrator import database, migrations
 
 ALL_IDS = (*SAMPLE_IDS, "planted")
-
-
-@pytest.fixture
-def project(tmp_path):
-    return make_project(tmp_path / "project")
-
-
-@pytest.fixture
-def tm(cli, project):
-    """Run the CLI on ``project`` against a database URL: tm(url, "plan", ...)."""
-
-    def run(url, *args, **kwargs):
-        return cli("--project-dir", project, "--database-url", url, *args, **kwargs)
-
-    return run
 
 
 def plan_json(tm, url, *args):

@@ -129,15 +129,21 @@ def test_a_literal_backslash_u0000_is_no_nul():
 # --- --force ------------------------------------------------------------------------------
 
 
-def test_force_marks_only_the_update_that_overrode_a_refusal():
+def _forced_plan() -> Plan:
+    """Two updates under --force: "edited" (its row edited since our import, so a
+    refusal overridden) and "clean" (an ordinary update)."""
     edited, clean = record("edited"), record("clean")
     new = {"branding": {"company_name": "New"}}
-    plan = plan_of(
+    return plan_of(
         [ok(record("edited", tenant_config=new)), ok(record("clean", tenant_config=new))],
         [row_for(edited, "h-now"), row_for(clean, "h-clean")],
         states={"edited": ImportState(1, "h-then"), "clean": ImportState(1, "h-clean")},
         force=True,
     )
+
+
+def test_force_marks_only_the_update_that_overrode_a_refusal():
+    plan = _forced_plan()
     by_id = {t.id: t for t in plan.tenants}
     assert by_id["edited"].action is Action.UPDATE and by_id["edited"].forced
     assert by_id["edited"].reason is BlockedReason.EDITED
@@ -146,14 +152,7 @@ def test_force_marks_only_the_update_that_overrode_a_refusal():
 
 
 def test_the_import_summary_names_only_the_forced_updates_as_overwritten():
-    edited, clean = record("edited"), record("clean")
-    new = {"branding": {"company_name": "New"}}
-    plan = plan_of(
-        [ok(record("edited", tenant_config=new)), ok(record("clean", tenant_config=new))],
-        [row_for(edited, "h-now"), row_for(clean, "h-clean")],
-        states={"edited": ImportState(1, "h-then"), "clean": ImportState(1, "h-clean")},
-        force=True,
-    )
+    plan = _forced_plan()
     outcome = ImportOutcome(plan, run_id=3, written={"edited": "update", "clean": "update"})
     text = _render(runs_report.import_summary(outcome))
     assert "overwrote database edits (--force): edited" in text

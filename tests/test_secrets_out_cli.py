@@ -9,22 +9,10 @@ from dotenv import dotenv_values
 from importhelpers import (
     PLANTED,
     dump_database,
-    make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    sample_project,  # noqa: F401 - the project fixture
+    sample_tm,  # noqa: F401 - the tm fixture
 )
-
-
-@pytest.fixture
-def project(tmp_path):
-    return make_project(tmp_path / "project")
-
-
-@pytest.fixture
-def tm(cli, project):
-    def run(url, *args, **kwargs):
-        return cli("--project-dir", project, "--database-url", url, *args, **kwargs)
-
-    return run
 
 
 @pytest.mark.parametrize("command", [["import"], ["sync", "africastay"]])

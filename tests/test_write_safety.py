@@ -76,23 +76,7 @@ def in_terminal(project: Path, url: str, *args: str, answer: str | None) -> tupl
     prompt appears, ``answer`` is typed (None: the test expects no prompt, and fails
     the run if one appears). Returns (exit code, terminal output, stdout)."""
     master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tenant_migrator",
-            "--project-dir",
-            str(project),
-            "--database-url",
-            url,
-            *args,
-        ],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=cli_env(),
-        close_fds=True,
-    )
+    proc = start_cli(project, url, *args, stdin=slave, stderr=slave, text=False, close_fds=True)
     os.close(slave)
     seen = b""
     answered = False
