@@ -67,3 +67,12 @@ def test_a_url_without_credentials_has_no_password_to_hide(url):
     from tenant_migrator.database import password_candidates
 
     assert password_candidates(url) == (set(), set())
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"), [("twilio", False), ("auth", False), ("region", True), ("", True)]
+)
+def test_32_hex_is_redacted_only_under_a_twilio_or_auth_key(key, shown):
+    # Twilio's auth token has no shape of its own: only its key says it is a secret.
+    value = "0123456789abcdef0123456789abcdef"
+    assert redact(value, key) == (value if shown else REDACTED)

@@ -23,6 +23,7 @@ from tenant_migrator.secretrefs import (
     dotenv_quote,
     extract,
     resolve,
+    resolve_local_ref,
     rules_from_schema,
 )
 
@@ -55,6 +56,14 @@ SHAPE_BOUNDARIES = [
     ("slack", "xoxo-" + _body(10), "xoxo-" + _body(9)),
     ("slack", "xoxs-" + _body(10), "xoxs-" + _body(9)),
     ("slack", "xoxr-" + _body(10), "xoxr-" + _body(9)),
+    *(
+        (
+            "slack_webhook",
+            f"https://hooks.slack.com/services/T{_body(8, 'A0')}/B{_body(8, 'A0')}/{_body(24)}",
+            f"https://hooks.slack.com/services/T{_body(t, 'A0')}/B{_body(b, 'A0')}/{_body(n)}",
+        )
+        for t, b, n in ((7, 8, 24), (8, 7, 24), (8, 8, 23))
+    ),
     ("google_api_key", "AIza" + _body(35), "AIza" + _body(34)),
     ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(10) + "." + _body(9)),
     ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(9) + "." + _body(10)),
@@ -226,6 +235,15 @@ def test_a_secret_reference_is_immutable():
         ref.literal = "other"  # type: ignore[misc]
 
 
+def test_an_extraction_and_a_rule_are_immutable():
+    extraction = extract({"password": "frozen-fake"}, "acme")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        extraction.config = {}  # type: ignore[misc]
+    rule = secretrefs.SecretRule("SMTP_PASSWORD")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.env = "OTHER"  # type: ignore[misc]
+
+
 # --- depth limits ------------------------------------------------------------------------
 
 
@@ -274,6 +292,61 @@ def test_schema_rules_are_found_thirty_levels_down():
         schema = {"type": "object", "properties": {"k": schema}}
     rules = rules_from_schema(schema)
     assert rules["/k" * 30].env == "DEEP_SECRET"
+
+
+def test_schema_rules_thirty_one_levels_down_are_past_the_walk_s_limit():
+    schema: dict = {"x-secret": {"env": "TOO_DEEP"}}
+    for _ in range(31):
+        schema = {"type": "object", "properties": {"k": schema}}
+    assert "/k" * 31 not in rules_from_schema(schema)
+
+
+def _ref_chain(hops: int) -> tuple[dict, dict]:
+    """(schema, node): from ``node`` it takes ``hops`` $refs to reach the target."""
+    defs: dict = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}"} for i in range(hops - 2)}
+    defs[f"d{hops - 2}"] = {"$ref": "#/$defs/target"}
+    defs["target"] = {"type": "string", "x-secret": {"env": "CHAINED"}}
+    return {"$defs": defs}, {"$ref": "#/$defs/d0"}
+
+
+def test_a_local_ref_is_followed_through_twenty_hops_and_no_more():
+    schema, node = _ref_chain(20)
+    assert resolve_local_ref(schema, node) == schema["$defs"]["target"]
+    # One hop more: the walk stops at the ref it reached (no endless loop on a cycle).
+    schema, node = _ref_chain(21)
+    assert resolve_local_ref(schema, node) == {"$ref": "#/$defs/target"}
+
+
+def test_a_ref_to_another_document_is_left_as_it_is():
+    node = {"$ref": "https://example.com/other.schema.json#/$defs/x"}
+    assert resolve_local_ref({"$defs": {"x": {"type": "string"}}}, node) is node
+
+
+def test_references_walks_to_the_depth_limit_and_no_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert [name for _p, name, _d in secretrefs.references(_nested(limit, "${AT_LIMIT}"))] == [
+        "AT_LIMIT"
+    ]
+    assert secretrefs.references(_nested(limit + 1, "${TOO_DEEP}")) == []
+    assert secretrefs.references({"k": [_nested(limit - 2, "${IN_A_LIST}")]}) != []
+    assert secretrefs.references({"k": [_nested(limit - 1, "${TOO_DEEP}")]}) == []
+
+
+def test_a_tenant_without_secrets_adds_nothing_to_the_shared_check():
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    shared = secretrefs.SharedSecrets()
+    empty = TenantResult("acme", Path("clients/acme/client.yaml"), None)
+    assert shared.add(empty) is False
+
+
+def test_extraction_accepts_a_mapping_in_a_list_at_the_limit_and_refuses_one_deeper():
+    # [ {…} ]: the list is one level and the mapping in it another, as anywhere else.
+    limit = secretrefs.MAX_DEPTH
+    assert _depth_errors(extract(_nested(limit - 1, [{"k": "x"}]), "acme")) == []
+    assert _depth_errors(extract(_nested(limit, [{"k": "x"}]), "acme"))
 
 
 def test_mappings_inside_a_list_under_an_ordinary_key_are_walked():

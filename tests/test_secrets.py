@@ -249,6 +249,48 @@ def test_check_environment_reports_status_without_values(tmp_path):
     assert variables["OPENAI_API_KEY"].uses == (("acme", "/infrastructure/openai/api_key"),)
 
 
+def test_check_environment_skips_invalid_files_and_names_each_variable_s_tenants(tmp_path):
+    from clientdocs import make_project, valid_document
+
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.settings import Settings
+
+    documents: dict = {"broken": "client: [not closed\n"}  # no record: skipped
+    for tenant in ("beta", "alpha"):
+        documents[tenant] = valid_document()
+        documents[tenant]["extras"] = {"region": "${SHARED_REGION}"}
+    results = load_tenants(Settings(make_project(tmp_path, documents))).results
+    assert sorted(r.tenant_id for r in results if r.record is None) == ["broken"]
+    variables = {v.name: v for v in secretrefs.check_environment(results, {})}
+    region = variables["SHARED_REGION"]
+    assert region.tenants == ("alpha", "beta")
+    assert region.to_json()["tenants"] == ["alpha", "beta"]
+    assert {tenant for v in variables.values() for tenant, _ in v.uses} == {"alpha", "beta"}
+
+
+def test_the_environment_is_the_process_s_with_an_env_file_beneath_it(tmp_path):
+    from tenant_migrator.secretrefs.envcheck import ENV_FILE, ENVIRONMENT, environment
+
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("A=from-file\nB=from-file\n")
+    both = environment(env_file, environ={"A": "from-env"})
+    assert dict(both.values) == {"A": "from-env", "B": "from-file"}
+    assert dict(both.sources) == {"A": ENVIRONMENT, "B": ENV_FILE}
+    assert dict(environment(environ={"A": "from-env"}).values) == {"A": "from-env"}
+    only = environment(env_file, env_file_only=True, environ={"A": "from-env"})
+    assert dict(only.values) == {"A": "from-file", "B": "from-file"}
+
+
+def test_an_env_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path):
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.secretrefs.envcheck import environment
+
+    env_file = tmp_path / "latin1.env"
+    env_file.write_bytes(b"A=caf\xe9\n")
+    with pytest.raises(UsageError, match=r"latin1.env: cannot read it \(not UTF-8 text\)"):
+        environment(env_file, environ={})
+
+
 # --- --secrets-out ---------------------------------------------------------------------
 
 
@@ -288,6 +330,30 @@ def test_secrets_file_refuses_to_overwrite_without_force(tmp_path):
     write_secrets_file(target, _refs(A="1"), force=True)
     assert "A=1" in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_an_existing_secrets_file_is_refused_up_front_unless_forced(tmp_path):
+    # The check commands run before any work, so a refusal comes before anything is
+    # done; with --force the file is replaced at the end instead.
+    target = tmp_path / "secrets.env"
+    secretrefs.refuse_existing(target, force=False)  # nothing there yet
+    target.write_text("precious\n")
+    with pytest.raises(SecretsFileError, match="already exists"):
+        secretrefs.refuse_existing(target, force=False)
+    with pytest.raises(SecretsFileError, match="already exists"):
+        secretrefs.check_target(target, force=False)
+    secretrefs.refuse_existing(target, force=True)
+    secretrefs.check_target(target, force=True)
+
+
+def test_a_forced_write_that_cannot_replace_the_file_is_an_error_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "secrets.env"
+    target.mkdir()  # os.replace cannot put a file over a non-empty directory
+    (target / "keep").write_text("")
+    with pytest.raises(SecretsFileError, match="cannot write"):
+        write_secrets_file(target, _refs(A="fake-value"), force=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.env"]
+    assert [p.name for p in target.iterdir()] == ["keep"]
 
 
 def test_secrets_file_never_follows_a_symlink(tmp_path):

@@ -68,6 +68,8 @@ _SECRET_TESTS = (
     "tests/test_secrets.py",
     "tests/test_literal_scan.py",
     "tests/test_secret_planting.py",
+    "tests/test_redaction_rules.py",  # the schema walk's depth limit
+    "tests/test_fast_paths.py",  # extraction's shortcuts mean what the long way means
 )
 # Pure tests only for planning, changes and the reports: test_drift.py and
 # test_plan_comment.py (3,000 tenants imported) take minutes a mutant on a loaded
@@ -84,7 +86,11 @@ TARGETS: tuple[Target, ...] = (
         ("tenant_migrator/changes.py",),
         ("tests/test_json_diff.py", "tests/test_planning*.py", "tests/test_report_*.py"),
     ),
-    Target("redaction", ("tenant_migrator/redaction.py",), _REPORT_TESTS),
+    Target(
+        "redaction",
+        ("tenant_migrator/redaction.py",),
+        ("tests/test_redaction_rules.py", *_REPORT_TESTS),
+    ),
     Target(
         "report-redaction",
         ("tenant_migrator/report/plan.py",),
@@ -95,7 +101,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "database-redaction",
         ("tenant_migrator/database.py",),
-        ("tests/test_report_redaction.py", "tests/test_credentials.py"),
+        (
+            "tests/test_redaction_rules.py",
+            "tests/test_report_redaction.py",
+            "tests/test_credentials.py",
+        ),
         scope=("redact", "password_candidates", "url_password", "redact_url"),
         unwrap=("redact", "quote", "unquote"),
     ),
@@ -296,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="an earlier results.json to compare with")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report only")
     parser.add_argument(
+        "--rerun",
+        nargs="+",
+        metavar="OUTCOME",
+        choices=("survived", "timeout", "failed"),
+        help="run only the mutants whose outcome in the results file is one of these "
+        "(implies --update)",
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="merge into the results file: the mutants run replace their entries, the "
@@ -401,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"at most {args.sample} per module, seed {args.seed}" if args.sample else "",
                 f"only the survivors of {args.survivors_of.name} run again" if carried else "",
                 f"only mutants matching `{args.match}`" if args.match else "",
+                f"only the ones whose last outcome was {' or '.join(args.rerun)}"
+                if args.rerun
+                else "",
                 f"tests {' '.join(args.tests)} instead of the targets'" if args.tests else "",
                 *stopped_note,
             )
@@ -409,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         "mutants": len(results),
     }
     generated = {t.name: n for t, n in counts.items()}
-    if args.update and args.results.exists():
+    if (args.update or args.rerun) and args.results.exists():
         data = merge(json.loads(args.results.read_text()), run, results, generated)
     else:
         data = merge({"results": [], "runs": []}, run, results, generated)
@@ -433,6 +454,7 @@ def _select(
     targets = [t for t in TARGETS if not args.only or t.name in args.only]
     plan: list[tuple[Target, list[Mutant]]] = []
     counts: dict[Target, int] = {}
+    rerun = _with_outcome(args.results, args.rerun) if args.rerun else set()
     for t in targets:
         mutants = generate(t, root)
         counts[t] = len(mutants)
@@ -440,6 +462,8 @@ def _select(
             mutants = sorted(_shuffled(mutants, args.seed)[: args.sample], key=_order)
         if args.match:
             mutants = [m for m in mutants if re.search(args.match, m.key)]
+        if args.rerun:
+            mutants = [m for m in mutants if (m.file, m.line, m.change) in rerun]
         plan.append((t, mutants))
     carried: list[dict] = []
     if args.survivors_of:
@@ -453,6 +477,15 @@ def _select(
         carried = [{**r, "carried": True} for r in earlier if r["outcome"] != "survived"]
         plan = [(t, [m for m in ms if (m.file, m.text, m.change) in survived]) for t, ms in plan]
     return plan, carried, counts
+
+
+def _with_outcome(results: Path, outcomes: list[str]) -> set[tuple[str, int, str]]:
+    """(file, line, change) of the mutants whose outcome in ``results`` is one of these."""
+    return {
+        (r["file"], r["line"], r["change"])
+        for r in json.loads(results.read_text())["results"]
+        if r["outcome"] in outcomes
+    }
 
 
 def _shuffled(mutants: list[Mutant], seed: int) -> list[Mutant]:
