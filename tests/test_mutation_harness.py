@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import sys
 import threading
 import time
@@ -146,3 +147,14 @@ def test_the_stop_time_is_the_next_such_time(hhmm: str) -> None:
     at = run._stop_time(hhmm)
     assert time.time() < at <= time.time() + 86400
     assert time.strftime("%H:%M", time.gmtime(at)) == hhmm
+
+
+def test_rerun_selects_the_mutants_whose_last_outcome_is_one_of_those_named(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    data = {"results": [_result(1, "failed"), _result(2, "survived"), _result(3, "timeout")]}
+    results.write_text(json.dumps(data))
+    assert run._with_outcome(results, ["survived", "timeout"]) == {
+        ("pkg/m.py", 2, "1 → 2"),
+        ("pkg/m.py", 3, "1 → 2"),
+    }
+    assert run._with_outcome(results, ["failed"]) == {("pkg/m.py", 1, "1 → 2")}

@@ -365,3 +365,133 @@ def test_a_rule_on_list_items_references_each_plain_item():
         "webhooks": ["${ACME_WEBHOOK_SIGNING}", "${ACME_WEBHOOK_SIGNING_2}"]
     }
     assert [s.literal for s in extraction.secrets] == ["plain-item-one", "two"]
+
+
+# --- messages, rules, the environment check ----------------------------------------------
+
+
+def test_a_key_is_shown_quoted_unless_it_is_long_or_shaped_like_a_secret():
+    assert secretrefs.shown_key("k" * 60, "(hidden)") == repr("k" * 60)
+    assert secretrefs.shown_key("k" * 61, "(hidden)") == "(hidden)"
+    assert secretrefs.shown_key("xoxb-" + _body(10), "(hidden)") == "(hidden)"
+
+
+def test_collect_literals_maps_each_variable_to_its_literal():
+    refs = [
+        secretrefs.SecretReference("/a", "A_VAR", REFERENCED, "fake-a"),
+        secretrefs.SecretReference("/b", "B_VAR", KEPT, None),
+    ]
+    assert secretrefs.collect_literals(refs) == {"A_VAR": "fake-a"}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "message"),
+    [
+        ("OPENAI_API_KEY", "must be an object"),
+        ({"env": "not a name"}, "'env' must be an environment variable name"),
+        ({"env": 5}, "'env' must be an environment variable name"),
+        ({"env": "SMTP_PASSWORD", "scope": "global"}, "'scope' must be 'tenant' or 'shared'"),
+        ({"env": "SMTP_PASSWORD", "store": "no"}, "'store' must be true or false"),
+    ],
+)
+def test_a_malformed_x_secret_annotation_is_an_error_naming_where_it_is(annotation, message):
+    schema = {"properties": {"smtp": {"properties": {"pw": {"x-secret": annotation}}}}}
+    with pytest.raises(secretrefs.SchemaRuleError, match=message) as caught:
+        rules_from_schema(schema)
+    assert "x-secret at /smtp/pw" in str(caught.value)
+
+
+def test_an_unresolvable_name_is_named_in_the_error_unless_it_looks_like_a_secret():
+    with pytest.raises(secretrefs.UnresolvableReference, match=r"lower_name \(used at /a\)"):
+        resolve({"a": "${lower_name}"}, environ={})
+    shaped = "xoxb_" + _body(10)  # no shape: "_" is not slack's "-"
+    with pytest.raises(secretrefs.UnresolvableReference) as caught:
+        resolve({"a": "${" + shaped.lower() + "}"}, environ={})
+    assert shaped.lower() in str(caught.value)
+
+
+def test_resolve_accepts_a_list_at_the_limit_and_refuses_one_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert resolve(_nested(limit - 1, ["plain"]), environ={}) == _nested(limit - 1, ["plain"])
+    with pytest.raises(MigratorError, match="levels deep"):
+        resolve(_nested(limit, ["plain"]), environ={})
+
+
+def test_the_shared_check_notes_a_tenant_exactly_when_it_has_a_variable_to_check():
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    def result(*secrets):
+        return TenantResult("acme", Path("clients/acme/client.yaml"), None, secrets=secrets)
+
+    per_tenant = secretrefs.SecretReference("/p", "ACME_P", REFERENCED, "fake-p")
+    shared = secretrefs.SecretReference(
+        "/s", "SHARED_S", REFERENCED, "fake-s", scope=secretrefs.SHARED
+    )
+    kept = secretrefs.SecretReference("/k", "ACME_K", KEPT, None)
+    assert secretrefs.SharedSecrets().add(result(per_tenant)) is True
+    assert secretrefs.SharedSecrets().add(result(shared)) is True
+    assert secretrefs.SharedSecrets().add(result(kept)) is False
+
+
+def test_an_env_variable_is_ok_when_set_or_defaulted_and_is_immutable():
+    def status(s):
+        return secretrefs.EnvVariable("A", s, True, (("acme", "/a"),))
+
+    assert [status(s).ok for s in (secretrefs.SET, secretrefs.DEFAULT)] == [True, True]
+    assert [status(s).ok for s in (secretrefs.EMPTY, secretrefs.MISSING)] == [False, False]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status(secretrefs.SET).status = secretrefs.MISSING  # type: ignore[misc]
+
+
+# --- whole values, names, nesting --------------------------------------------------------
+
+WHOLE_SHAPES = [
+    "http://hooks.slack.com/services/T" + _body(8, "A0") + "/B" + _body(8, "A0") + "/" + _body(24),
+    *(f"xoxe.xox{c}-{_body(10)}" for c in "abposr"),  # Slack refresh-token pairs
+]
+
+
+@pytest.mark.parametrize("value", WHOLE_SHAPES)
+def test_a_value_that_is_one_shape_from_end_to_end_moves_without_a_partial_warning(value):
+    # A warning says "the value contains a secret": only for text around a shape.
+    extraction = extract({"hook": value}, "acme")
+    assert extraction.config == {"hook": "${ACME_HOOK}"}
+    assert extraction.problems == ()
+
+
+def test_a_shape_s_body_inside_a_longer_word_is_left_as_it_is():
+    # "axoxb-…": the boundary rules it out although the quick body pre-check matched.
+    extraction = extract({"note": "axoxb-" + _body(10)}, "acme")
+    assert extraction.config == {"note": "axoxb-" + _body(10)}
+    assert extraction.secrets == ()
+
+
+def test_an_unresolvable_reference_named_like_a_secret_is_not_echoed():
+    name = "sk_live_" + _body(10)
+    (problem,) = extract({"hook": "${" + name + "}"}, "acme").problems
+    assert problem.message.startswith("this reference names a variable")
+    assert problem.message.endswith("rename its variable")
+    assert name not in problem.message
+
+
+def test_an_unresolvable_reference_in_a_plain_list_is_warned_about_too():
+    (problem,) = extract({"hosts": ["${lower_name}"]}, "acme").problems
+    assert "${lower_name} names a variable the platform's runtime cannot resolve" in (
+        problem.message
+    )
+
+
+@pytest.mark.parametrize("leaf", [{"password": [["x"]]}, {"hosts": [["x"]]}])
+def test_lists_in_lists_count_one_level_each(leaf):
+    # document → 62 mappings → the leaf mapping → list → list → "x": 65 levels in all.
+    assert _depth_errors(extract(_nested(62, leaf), "acme")) == []
+    assert _depth_errors(extract(_nested(63, leaf), "acme"))
+
+
+def test_the_documented_nesting_limit_is_64_levels():
+    # README: "more than 64 levels of nesting" is refused.
+    assert secretrefs.MAX_DEPTH == 64
+    assert _depth_errors(extract(_nested(65, "x"), "acme")) == []
+    assert _depth_errors(extract(_nested(66, "x"), "acme"))

@@ -291,6 +291,21 @@ def test_an_env_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path):
         environment(env_file, environ={})
 
 
+def test_an_env_file_that_is_missing_is_a_usage_error_and_a_bare_name_sets_nothing(
+    tmp_path, monkeypatch
+):
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.secretrefs.envcheck import environment
+
+    with pytest.raises(UsageError, match=r"nope\.env: no such file"):
+        environment(tmp_path / "nope.env", environ={})
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("JUST_A_NAME\nSET_ONE=1\n")
+    assert dict(environment(env_file, environ={}).values) == {"SET_ONE": "1"}
+    monkeypatch.setenv("TM_FROM_THE_PROCESS_FAKE", "yes")
+    assert environment(env_file).values["TM_FROM_THE_PROCESS_FAKE"] == "yes"
+
+
 # --- --secrets-out ---------------------------------------------------------------------
 
 
@@ -354,6 +369,23 @@ def test_a_forced_write_that_cannot_replace_the_file_is_an_error_and_leaves_no_t
         write_secrets_file(target, _refs(A="fake-value"), force=True)
     assert [p.name for p in tmp_path.iterdir()] == ["secrets.env"]
     assert [p.name for p in target.iterdir()] == ["keep"]
+
+
+def test_a_secrets_file_in_a_missing_directory_is_refused_before_any_work(tmp_path):
+    from tenant_migrator.errors import UsageError
+
+    with pytest.raises(UsageError, match="does not exist; create it first"):
+        secretrefs.check_target(tmp_path / "missing" / "secrets.env", force=False)
+    with pytest.raises(UsageError, match="is a directory"):
+        secretrefs.check_target(tmp_path, force=True)
+
+
+def test_a_value_with_a_dollar_gets_the_helper_variable_and_the_line_that_explains_it(tmp_path):
+    target = tmp_path / "secrets.env"
+    write_secrets_file(target, _refs(A="fake$value"))
+    lines = target.read_text().splitlines()
+    assert "# TENANT_MIGRATOR_DOLLAR: spell $ and ` below." in lines
+    assert "TENANT_MIGRATOR_DOLLAR='$'" in lines
 
 
 def test_secrets_file_never_follows_a_symlink(tmp_path):

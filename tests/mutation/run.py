@@ -70,6 +70,7 @@ _SECRET_TESTS = (
     "tests/test_secret_planting.py",
     "tests/test_redaction_rules.py",  # the schema walk's depth limit
     "tests/test_fast_paths.py",  # extraction's shortcuts mean what the long way means
+    "tests/test_wire.py",  # SecretReference's wire form
 )
 # Pure tests only for planning, changes and the reports: test_drift.py and
 # test_plan_comment.py (3,000 tenants imported) take minutes a mutant on a loaded
