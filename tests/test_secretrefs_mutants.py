@@ -495,3 +495,52 @@ def test_the_documented_nesting_limit_is_64_levels():
     assert secretrefs.MAX_DEPTH == 64
     assert _depth_errors(extract(_nested(65, "x"), "acme")) == []
     assert _depth_errors(extract(_nested(66, "x"), "acme"))
+
+
+def test_conflicting_literals_without_a_tenant_are_named_by_their_paths():
+    refs = [
+        secretrefs.SecretReference("/a", "A_VAR", REFERENCED, "fake-one"),
+        secretrefs.SecretReference("/b", "A_VAR", REFERENCED, "fake-two"),
+    ]
+    with pytest.raises(secretrefs.SecretsFileError, match=r"A_VAR \(from /a, /b\)\."):
+        secretrefs.collect_literals(refs)
+
+
+def test_schema_rules_are_found_thirty_levels_down_through_array_items_and_no_further():
+    def under_items(levels: int) -> dict:
+        schema: dict = {"x-secret": {"env": "DEEP_ITEM"}}
+        for _ in range(levels):
+            schema = {"type": "array", "items": schema}
+        return schema
+
+    assert rules_from_schema(under_items(30))["/*" * 30].env == "DEEP_ITEM"
+    assert "/*" * 31 not in rules_from_schema(under_items(31))
+
+
+def test_a_boolean_subschema_is_skipped():
+    # JSON Schema allows `true` / `false` as a schema: no annotation can be in one.
+    rules = rules_from_schema({"properties": {"anything": True, "nothing": False}})
+    assert rules == dict(secretrefs.BASELINE_RULES)
+
+
+def test_a_shape_is_immutable():
+    from tenant_migrator.secretrefs import shapes
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        shapes.SHAPES["sendgrid"].label = "other"  # type: ignore[misc]
+
+
+def test_two_tenants_may_both_move_a_default_out_of_a_reference_to_the_same_variable():
+    # ${DB_PASSWORD:-…}: the file chose the name, so it is no per-tenant name made from
+    # the tenant id, and two tenants naming it are no clash (the shared check compares
+    # only the names the extraction made).
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    shared = secretrefs.SharedSecrets()
+    for tenant in ("acme", "globex"):
+        (ref,) = extract({"password": "${DB_PASSWORD:-" + tenant + "-fake}"}, tenant).secrets
+        assert ref.reason == "reference-default"
+        shared.add(TenantResult(tenant, Path(f"clients/{tenant}/client.yaml"), None, (), (ref,)))
+    assert shared.conflicts() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -268,6 +269,22 @@ def test_check_environment_skips_invalid_files_and_names_each_variable_s_tenants
     assert {tenant for v in variables.values() for tenant, _ in v.uses} == {"alpha", "beta"}
 
 
+def test_a_name_the_runtime_cannot_resolve_is_missing_and_required_even_with_a_default(
+    tmp_path,
+):
+    from clientdocs import make_project, valid_document
+
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.settings import Settings
+
+    document = valid_document()
+    document["extras"] = {"region": "${lower_region:-eu}"}
+    results = load_tenants(Settings(make_project(tmp_path, {"acme": document}))).results
+    variables = {v.name: v for v in secretrefs.check_environment(results, {"lower_region": "x"})}
+    lower = variables["lower_region"]
+    assert (lower.status, lower.required) == ("missing", True)
+
+
 def test_the_environment_is_the_process_s_with_an_env_file_beneath_it(tmp_path):
     from tenant_migrator.secretrefs.envcheck import ENV_FILE, ENVIRONMENT, environment
 
@@ -279,6 +296,8 @@ def test_the_environment_is_the_process_s_with_an_env_file_beneath_it(tmp_path):
     assert dict(environment(environ={"A": "from-env"}).values) == {"A": "from-env"}
     only = environment(env_file, env_file_only=True, environ={"A": "from-env"})
     assert dict(only.values) == {"A": "from-file", "B": "from-file"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        only.values = {}  # type: ignore[misc]
 
 
 def test_an_env_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path):
