@@ -158,3 +158,16 @@ def test_rerun_selects_the_mutants_whose_last_outcome_is_one_of_those_named(tmp_
         ("pkg/m.py", 3, "1 → 2"),
     }
     assert run._with_outcome(results, ["failed"]) == {("pkg/m.py", 1, "1 → 2")}
+
+
+def test_report_lists_each_mutant_that_still_timed_out_with_its_note(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.json"
+    notes.write_text('[{"file": "pkg/m.py", "line": "x = 3", "change": "1 → 2", "why": "Loops."}]')
+    data = report.merge(
+        {"results": [], "runs": []}, _run("c", 1), [_result(3, "timeout")], {"t": 1}
+    )
+    out = tmp_path / "MUTATION.md"
+    report.write_report(data, None, out, [_Target("t")], notes)
+    text = out.read_text()
+    assert "too): t 1." in text
+    assert "- timed out: `pkg/m.py:3` 1 → 2 — Loops." in text

@@ -168,6 +168,10 @@ def write_report(
             else ""
         ),
     ]
+    for r in results:
+        if r["outcome"] == "timeout":
+            why = notes.get((r["file"], r["text"], r["change"]), "no note")
+            lines.append(f"- timed out: `{r['file']}:{r['line']}` {r['change']} — {why}")
     for caveat in data.get("caveats", []):
         lines += ["", f"**Caveat.** {caveat}"]
     lines += ["", "Tests run against each module's mutants (`TARGETS` in the script):", ""]
