@@ -101,10 +101,21 @@ def write_report(
             f"{n}. `{run['command']}`  ",
             f"   {run.get('finished', '?')}, commit {run.get('commit', 'not recorded')}: "
             f"{run['mutants']} mutants in {run['seconds'] / 60:.1f} min with "
-            f"{run.get('jobs', 1)} job(s) on a shared 2-core machine "
-            f"({run.get('sample') or 'every mutant of the targets run'}).",
+            f"{run.get('jobs', 1)} job(s) on a shared 2-core machine"
+            + (
+                f", PostgreSQL from {run['database']}"
+                if run.get("database") == "TEST_DATABASE_URL"
+                else ", an embedded PostgreSQL"
+                if run.get("database")
+                else ""
+            )
+            + f" ({run.get('sample') or 'every mutant of the targets run'}).",
         ]
     lines += [
+        "",
+        "To measure again from scratch: `nice -n 19 .venv/bin/python tests/mutation/run.py "
+        "--jobs 2` (every mutant of every target), then `--rerun survived timeout` to run "
+        "the survivors and timeouts once more.",
         "",
         *(
             [f"Baseline (`{data.get('baseline_file', 'baseline')}`): {baseline['command']}", ""]
@@ -168,6 +179,8 @@ def write_report(
             else ""
         ),
     ]
+    if timeouts:
+        lines.append("")
     for r in results:
         if r["outcome"] == "timeout":
             why = notes.get((r["file"], r["text"], r["change"]), "no note")

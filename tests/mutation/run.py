@@ -2,7 +2,7 @@
 silent bug hurts most, one at a time, each against the tests that should notice.
 
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-        nice -n 15 .venv/bin/python tests/mutation/run.py --jobs 2
+        nice -n 19 .venv/bin/python tests/mutation/run.py --jobs 2
 
 A mutant is one change (an operator swapped, a comparison flipped, a constant moved
 by one, a regex alternative dropped, a return deleted …; see ``OPERATORS``) applied
@@ -11,6 +11,14 @@ module's tests (``TARGETS``) run with ``-x``: a failure (or a timeout) kills it.
 The copy comes first on ``PYTHONPATH``, so the CLI subprocesses the tests start run
 the mutant too (checked before the first mutant). Without ``TEST_DATABASE_URL`` an
 embedded PostgreSQL is started once for the whole run.
+
+Several commands can build one results file: ``--update`` merges a run into it (a
+mutant run again replaces its entry; the earlier outcome is kept under ``earlier``),
+``--rerun survived timeout`` runs again just the mutants with that last outcome (after
+tests were added, or to re-check timeouts on a quieter machine), and ``--stop-at
+HH:MM`` stops starting mutants at that time, running them in the seeded order so the
+ones that ran are exactly what ``--sample K --seed S`` picks. Every command is
+recorded with the commit its copies were made from.
 
 Writes ``tests/mutation/results.json`` (every mutant and its outcome) and
 ``tests/MUTATION.md`` (scores, every survivor with its note from ``notes.json``, which
@@ -351,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cleanup: list = []
     started = time.monotonic()
+    # The commit the copies are made from, now: the tree may be committed during the run.
+    commit = args.commit or _describe()
     results: list[dict] = []
     partial = args.results.with_suffix(".partial.jsonl")
     stop_at = _stop_time(args.stop_at) if args.stop_at else None
@@ -411,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     run = {
         "command": command,
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "commit": args.commit or _describe(),
+        "commit": commit,
+        # Which server, never its URL (it may hold a password).
+        "database": "TEST_DATABASE_URL" if os.environ.get("TEST_DATABASE_URL") else "embedded",
         "seconds": round(time.monotonic() - started),
         "jobs": args.jobs,
         "sample": "; ".join(
