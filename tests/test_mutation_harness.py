@@ -171,3 +171,17 @@ def test_report_lists_each_mutant_that_still_timed_out_with_its_note(tmp_path: P
     text = out.read_text()
     assert "too): t 1." in text
     assert "- timed out: `pkg/m.py:3` 1 → 2 — Loops." in text
+
+
+def test_merge_drops_earlier_entries_whose_mutant_the_code_no_longer_has() -> None:
+    earlier = report.merge(
+        {"results": [], "runs": []},
+        _run("one", 3),
+        [_result(1, "failed"), _result(2, "survived"), _result(9, "failed", target="u")],
+        {"t": 2, "u": 1},
+    )
+    # Line 2 moved to line 4 (code inserted above it); target u was not run again.
+    moved = {**_result(4, "failed"), "text": "x = 2"}
+    current = {("t", "pkg/m.py", 1, "1 → 2", "x = 1"), ("t", "pkg/m.py", 4, "1 → 2", "x = 2")}
+    merged = report.merge(earlier, _run("two", 1), [moved], {"t": 2}, current)
+    assert [(r["target"], r["line"]) for r in merged["results"]] == [("t", 1), ("t", 4), ("u", 9)]

@@ -407,6 +407,39 @@ def test_a_value_with_a_dollar_gets_the_helper_variable_and_the_line_that_explai
     assert "TENANT_MIGRATOR_DOLLAR='$'" in lines
 
 
+_WRITE_UNDER_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from tenant_migrator.secretrefs import REFERENCED, SecretReference, SecretsFileError
+from tenant_migrator.secretrefs import write_secrets_file
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+try:
+    write_secrets_file(sys.argv[1], [SecretReference("/a", "A", REFERENCED, "fake-value")])
+except SecretsFileError as err:
+    print("refused:", err)
+else:
+    print("written")
+"""
+
+
+def test_a_write_that_fails_half_way_is_an_error_and_leaves_no_file(tmp_path):
+    # A real failing write: the child process may write 16 bytes per file at most.
+    import subprocess
+    import sys
+
+    target = tmp_path / "secrets.env"
+    out = subprocess.run(
+        [sys.executable, "-c", _WRITE_UNDER_A_FILE_SIZE_LIMIT, str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.startswith("refused: cannot write")
+    assert "fake-value" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_secrets_file_never_follows_a_symlink(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("keep\n")

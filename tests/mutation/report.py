@@ -39,12 +39,25 @@ def runs(data: dict) -> list[dict]:
     return [{**{k: data[k] for k in keys if k in data}, "mutants": data["mutants"]}]
 
 
-def merge(earlier: dict, run: dict, results: list[dict], generated: dict[str, int]) -> dict:
+def merge(
+    earlier: dict,
+    run: dict,
+    results: list[dict],
+    generated: dict[str, int],
+    current: set[tuple[str, str, int, str, str]] | None = None,
+) -> dict:
     """``earlier`` with ``results`` in: a mutant run again replaces its entry (same
     target, file, line and change), the others are kept; ``run`` (command, finished,
     seconds, jobs, sample, mutants) is appended to the invocations and ``generated``
-    (mutants generated per target run) updates the counts."""
-    now = {_key(r): r for r in earlier["results"]}
+    (mutants generated per target run) updates the counts. ``current``: every mutant
+    the targets run have now (target, file, line, change, line text); an earlier entry
+    of those targets that is not among them is dropped (its code changed)."""
+    kept = [
+        r
+        for r in earlier["results"]
+        if current is None or r["target"] not in generated or (*_key(r), r["text"]) in current
+    ]
+    now = {_key(r): r for r in kept}
     for r in results:
         before = now.get(_key(r))
         if before is not None:

@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     generated = {t.name: n for t, n in counts.items()}
     if (args.update or args.rerun) and args.results.exists():
-        data = merge(json.loads(args.results.read_text()), run, results, generated)
+        data = merge(json.loads(args.results.read_text()), run, results, generated, CURRENT)
     else:
         data = merge({"results": [], "runs": []}, run, results, generated)
     args.results.write_text(json.dumps(data, indent=1) + "\n")
@@ -468,9 +468,11 @@ def _select(
     plan: list[tuple[Target, list[Mutant]]] = []
     counts: dict[Target, int] = {}
     rerun = _with_outcome(args.results, args.rerun) if args.rerun else set()
+    CURRENT.clear()
     for t in targets:
         mutants = generate(t, root)
         counts[t] = len(mutants)
+        CURRENT.update((m.target, m.file, m.line, m.change, m.text) for m in mutants)
         if args.sample and len(mutants) > args.sample:
             mutants = sorted(_shuffled(mutants, args.seed)[: args.sample], key=_order)
         if args.match:
@@ -490,6 +492,10 @@ def _select(
         carried = [{**r, "carried": True} for r in earlier if r["outcome"] != "survived"]
         plan = [(t, [m for m in ms if (m.file, m.text, m.change) in survived]) for t, ms in plan]
     return plan, carried, counts
+
+
+# Every mutant of the targets selected, as the last ``_select`` generated them.
+CURRENT: set[tuple[str, str, int, str, str]] = set()
 
 
 def _with_outcome(results: Path, outcomes: list[str]) -> set[tuple[str, int, str]]:
