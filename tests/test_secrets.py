@@ -436,6 +436,7 @@ def test_a_write_that_fails_half_way_is_an_error_and_leaves_no_file(tmp_path):
         check=True,
     ).stdout
     assert out.startswith("refused: cannot write")
+    assert out.rstrip().endswith(": File too large")  # the write's own error (EFBIG) is named
     assert "fake-value" not in out
     assert list(tmp_path.iterdir()) == []
 
