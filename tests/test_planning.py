@@ -112,6 +112,28 @@ def test_identical_row_is_unchanged_and_nothing_to_do():
     assert plan.tenants[0].expected_hash == "h1"
 
 
+def test_a_row_the_database_found_equal_is_unchanged_without_its_values():
+    # The database compared the row with the record itself: no snapshot, no hash.
+    rec = record()
+    matching = CurrentRow(id=rec.id, snapshot=None, matches=True)
+    (tenant,) = plan_of([ok(rec)], [matching], states={}).tenants
+    assert tenant.action is Action.UNCHANGED
+    assert (tenant.changes, tenant.expected_hash, tenant.missing_yaml) == ((), None, False)
+
+
+def test_only_a_yaml_orphan_is_said_to_miss_its_file():
+    created, changed = record("created"), record("changed")
+    rows = [row_for(changed, name="Old"), CurrentRow("db-orphan", {"config_source": "database"})]
+    plan = plan_of([ok(created), ok(changed)], rows)
+    assert {t.id: t.missing_yaml for t in plan.tenants} == {
+        "changed": False,
+        "created": False,
+        "db-orphan": False,
+    }
+    shown = [plan_report.tenant_to_json(t)["missing_yaml"] for t in plan.tenants]
+    assert shown == [False] * 3
+
+
 def test_one_yaml_edit_is_exactly_one_json_path():
     old = record()
     new_config = copy.deepcopy(CONFIG)

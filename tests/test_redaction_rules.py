@@ -67,3 +67,21 @@ def test_a_url_without_credentials_has_no_password_to_hide(url):
     from tenant_migrator.database import password_candidates
 
     assert password_candidates(url) == (set(), set())
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"), [("twilio", False), ("auth", False), ("region", True), ("", True)]
+)
+def test_32_hex_is_redacted_only_under_a_twilio_or_auth_key(key, shown):
+    # Twilio's auth token has no shape of its own: only its key says it is a secret.
+    value = "0123456789abcdef0123456789abcdef"
+    assert redact(value, key) == (value if shown else REDACTED)
+
+
+def test_a_mapping_under_a_password_key_is_walked_but_one_under_secrets_is_hidden_whole():
+    # A password-ish key names a secret value (a string or a number), not a container:
+    # the mapping under it is walked key by key; under ``secrets`` / ``api_keys`` /
+    # ``apikeys`` every value is a secret.
+    assert redact({"smtp_password": {"note": "shown"}}) == {"smtp_password": {"note": "shown"}}
+    for container in ("secrets", "api_keys", "apikeys", "credentials"):
+        assert redact({container: {"note": "hidden"}}) == {container: {"note": REDACTED}}

@@ -303,3 +303,49 @@ def test_longer_pieces_are_hidden_before_the_pieces_inside_them():
     # The pieces of "xy/zw:uv" (beyond the parsed password "xy") include zw, uv and zw:uv.
     target = database.Target(url="postgresql://u:xy/zw:uv@h/db")
     assert database.redact("quoted: zw:uv", target) == "quoted: ***"
+
+
+def test_short_value_shows_non_ascii_text_as_it_is_and_measures_it_in_characters():
+    assert redaction.short_value("Zürich — Côte d'Ivoire") == '"Zürich — Côte d\'Ivoire"'
+    assert redaction.short_value("é" * 58) == '"' + "é" * 58 + '"'  # 60 characters: fits
+
+
+def test_a_blank_query_value_is_kept_in_a_redacted_url():
+    url = "postgresql://u:pw@h/db?application_name=&password=qp"
+    assert database.redact_url(url) == "postgresql://u:***@h/db?application_name=&password=***"
+
+
+def test_a_password_inside_a_longer_password_does_not_leave_the_longer_one_s_rest():
+    # The URL's password and its query's password=: the longer is hidden first, or
+    # hiding the shorter inside it would leave "-2" of it in the message.
+    target = database.Target(url="postgresql://u:fake-pw@h/db?password=fake-pw-2")
+    assert database.redact("rejected fake-pw-2 and fake-pw", target) == "rejected *** and ***"
+
+
+def test_the_password_is_hidden_url_encoded_even_when_the_url_writes_it_raw():
+    target = database.Target(url="postgresql://u:p!ss-fake@h/db")
+    assert database.redact("dsn password=p%21ss-fake", target) == "dsn password=***"
+
+
+def test_the_widest_span_is_hidden_decoded_when_the_parser_found_no_password():
+    # A raw "/" ends the URL's host part early: urlsplit sees no user, no password.
+    # The span up to the last "@" is still hidden, as written and decoded.
+    target = database.Target(url="postgresql://u:p%21/ss@h/db")
+    assert database.url_password(target.url) is None
+    assert database.redact("auth p!/ss and p%21/ss", target) == "auth *** and ***"
+
+
+def test_grouped_updates_redact_the_database_side_and_show_the_record_side():
+    # More than GROUP_UPDATES_ABOVE tenants making one change are shown as one line:
+    # its old value came from the database, its new one from the records.
+    n = plan_report.GROUP_UPDATES_ABOVE + 1
+    tenants = tuple(
+        TenantPlan(id=f"t{i:02}", action=Action.UPDATE, changes=(_empty_password_change(),))
+        for i in range(n)
+    )
+    ((words, ids),), alone = plan_report.group_changes(tenants)
+    assert words == f'/tenant_config/email/smtp/password "{redaction.REDACTED}" → ""'
+    assert len(ids) == n and alone == set()
+    text = _text(plan_report.render_text, Plan(tenants=tenants))
+    assert f'{n} tenants: /tenant_config/email/smtp/password "{redaction.REDACTED}" → ""' in text
+    _assert_clean(text)

@@ -23,6 +23,7 @@ from tenant_migrator.secretrefs import (
     dotenv_quote,
     extract,
     resolve,
+    resolve_local_ref,
     rules_from_schema,
 )
 
@@ -55,6 +56,14 @@ SHAPE_BOUNDARIES = [
     ("slack", "xoxo-" + _body(10), "xoxo-" + _body(9)),
     ("slack", "xoxs-" + _body(10), "xoxs-" + _body(9)),
     ("slack", "xoxr-" + _body(10), "xoxr-" + _body(9)),
+    *(
+        (
+            "slack_webhook",
+            f"https://hooks.slack.com/services/T{_body(8, 'A0')}/B{_body(8, 'A0')}/{_body(24)}",
+            f"https://hooks.slack.com/services/T{_body(t, 'A0')}/B{_body(b, 'A0')}/{_body(n)}",
+        )
+        for t, b, n in ((7, 8, 24), (8, 7, 24), (8, 8, 23))
+    ),
     ("google_api_key", "AIza" + _body(35), "AIza" + _body(34)),
     ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(10) + "." + _body(9)),
     ("sendgrid", "SG." + _body(10) + "." + _body(10), "SG." + _body(9) + "." + _body(10)),
@@ -226,6 +235,15 @@ def test_a_secret_reference_is_immutable():
         ref.literal = "other"  # type: ignore[misc]
 
 
+def test_an_extraction_and_a_rule_are_immutable():
+    extraction = extract({"password": "frozen-fake"}, "acme")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        extraction.config = {}  # type: ignore[misc]
+    rule = secretrefs.SecretRule("SMTP_PASSWORD")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.env = "OTHER"  # type: ignore[misc]
+
+
 # --- depth limits ------------------------------------------------------------------------
 
 
@@ -276,6 +294,61 @@ def test_schema_rules_are_found_thirty_levels_down():
     assert rules["/k" * 30].env == "DEEP_SECRET"
 
 
+def test_schema_rules_thirty_one_levels_down_are_past_the_walk_s_limit():
+    schema: dict = {"x-secret": {"env": "TOO_DEEP"}}
+    for _ in range(31):
+        schema = {"type": "object", "properties": {"k": schema}}
+    assert "/k" * 31 not in rules_from_schema(schema)
+
+
+def _ref_chain(hops: int) -> tuple[dict, dict]:
+    """(schema, node): from ``node`` it takes ``hops`` $refs to reach the target."""
+    defs: dict = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}"} for i in range(hops - 2)}
+    defs[f"d{hops - 2}"] = {"$ref": "#/$defs/target"}
+    defs["target"] = {"type": "string", "x-secret": {"env": "CHAINED"}}
+    return {"$defs": defs}, {"$ref": "#/$defs/d0"}
+
+
+def test_a_local_ref_is_followed_through_twenty_hops_and_no_more():
+    schema, node = _ref_chain(20)
+    assert resolve_local_ref(schema, node) == schema["$defs"]["target"]
+    # One hop more: the walk stops at the ref it reached (no endless loop on a cycle).
+    schema, node = _ref_chain(21)
+    assert resolve_local_ref(schema, node) == {"$ref": "#/$defs/target"}
+
+
+def test_a_ref_to_another_document_is_left_as_it_is():
+    node = {"$ref": "https://example.com/other.schema.json#/$defs/x"}
+    assert resolve_local_ref({"$defs": {"x": {"type": "string"}}}, node) is node
+
+
+def test_references_walks_to_the_depth_limit_and_no_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert [name for _p, name, _d in secretrefs.references(_nested(limit, "${AT_LIMIT}"))] == [
+        "AT_LIMIT"
+    ]
+    assert secretrefs.references(_nested(limit + 1, "${TOO_DEEP}")) == []
+    assert secretrefs.references({"k": [_nested(limit - 2, "${IN_A_LIST}")]}) != []
+    assert secretrefs.references({"k": [_nested(limit - 1, "${TOO_DEEP}")]}) == []
+
+
+def test_a_tenant_without_secrets_adds_nothing_to_the_shared_check():
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    shared = secretrefs.SharedSecrets()
+    empty = TenantResult("acme", Path("clients/acme/client.yaml"), None)
+    assert shared.add(empty) is False
+
+
+def test_extraction_accepts_a_mapping_in_a_list_at_the_limit_and_refuses_one_deeper():
+    # [ {…} ]: the list is one level and the mapping in it another, as anywhere else.
+    limit = secretrefs.MAX_DEPTH
+    assert _depth_errors(extract(_nested(limit - 1, [{"k": "x"}]), "acme")) == []
+    assert _depth_errors(extract(_nested(limit, [{"k": "x"}]), "acme"))
+
+
 def test_mappings_inside_a_list_under_an_ordinary_key_are_walked():
     doc = {"contacts": [{"password": "walked-fake"}, 5, None, True, 1.5, "plain"]}
     extraction = extract(doc, "acme")
@@ -292,3 +365,182 @@ def test_a_rule_on_list_items_references_each_plain_item():
         "webhooks": ["${ACME_WEBHOOK_SIGNING}", "${ACME_WEBHOOK_SIGNING_2}"]
     }
     assert [s.literal for s in extraction.secrets] == ["plain-item-one", "two"]
+
+
+# --- messages, rules, the environment check ----------------------------------------------
+
+
+def test_a_key_is_shown_quoted_unless_it_is_long_or_shaped_like_a_secret():
+    assert secretrefs.shown_key("k" * 60, "(hidden)") == repr("k" * 60)
+    assert secretrefs.shown_key("k" * 61, "(hidden)") == "(hidden)"
+    assert secretrefs.shown_key("xoxb-" + _body(10), "(hidden)") == "(hidden)"
+
+
+def test_collect_literals_maps_each_variable_to_its_literal():
+    refs = [
+        secretrefs.SecretReference("/a", "A_VAR", REFERENCED, "fake-a"),
+        secretrefs.SecretReference("/b", "B_VAR", KEPT, None),
+    ]
+    assert secretrefs.collect_literals(refs) == {"A_VAR": "fake-a"}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "message"),
+    [
+        ("OPENAI_API_KEY", "must be an object"),
+        ({"env": "not a name"}, "'env' must be an environment variable name"),
+        ({"env": 5}, "'env' must be an environment variable name"),
+        ({"env": "SMTP_PASSWORD", "scope": "global"}, "'scope' must be 'tenant' or 'shared'"),
+        ({"env": "SMTP_PASSWORD", "store": "no"}, "'store' must be true or false"),
+    ],
+)
+def test_a_malformed_x_secret_annotation_is_an_error_naming_where_it_is(annotation, message):
+    schema = {"properties": {"smtp": {"properties": {"pw": {"x-secret": annotation}}}}}
+    with pytest.raises(secretrefs.SchemaRuleError, match=message) as caught:
+        rules_from_schema(schema)
+    assert "x-secret at /smtp/pw" in str(caught.value)
+
+
+def test_an_unresolvable_name_is_named_in_the_error_unless_it_looks_like_a_secret():
+    with pytest.raises(secretrefs.UnresolvableReference, match=r"lower_name \(used at /a\)"):
+        resolve({"a": "${lower_name}"}, environ={})
+    shaped = "xoxb_" + _body(10)  # no shape: "_" is not slack's "-"
+    with pytest.raises(secretrefs.UnresolvableReference) as caught:
+        resolve({"a": "${" + shaped.lower() + "}"}, environ={})
+    assert shaped.lower() in str(caught.value)
+
+
+def test_resolve_accepts_a_list_at_the_limit_and_refuses_one_deeper():
+    limit = secretrefs.MAX_DEPTH
+    assert resolve(_nested(limit - 1, ["plain"]), environ={}) == _nested(limit - 1, ["plain"])
+    with pytest.raises(MigratorError, match="levels deep"):
+        resolve(_nested(limit, ["plain"]), environ={})
+
+
+def test_the_shared_check_notes_a_tenant_exactly_when_it_has_a_variable_to_check():
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    def result(*secrets):
+        return TenantResult("acme", Path("clients/acme/client.yaml"), None, secrets=secrets)
+
+    per_tenant = secretrefs.SecretReference("/p", "ACME_P", REFERENCED, "fake-p")
+    shared = secretrefs.SecretReference(
+        "/s", "SHARED_S", REFERENCED, "fake-s", scope=secretrefs.SHARED
+    )
+    kept = secretrefs.SecretReference("/k", "ACME_K", KEPT, None)
+    assert secretrefs.SharedSecrets().add(result(per_tenant)) is True
+    assert secretrefs.SharedSecrets().add(result(shared)) is True
+    assert secretrefs.SharedSecrets().add(result(kept)) is False
+
+
+def test_an_env_variable_is_ok_when_set_or_defaulted_and_is_immutable():
+    def status(s):
+        return secretrefs.EnvVariable("A", s, True, (("acme", "/a"),))
+
+    assert [status(s).ok for s in (secretrefs.SET, secretrefs.DEFAULT)] == [True, True]
+    assert [status(s).ok for s in (secretrefs.EMPTY, secretrefs.MISSING)] == [False, False]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status(secretrefs.SET).status = secretrefs.MISSING  # type: ignore[misc]
+
+
+# --- whole values, names, nesting --------------------------------------------------------
+
+WHOLE_SHAPES = [
+    "http://hooks.slack.com/services/T" + _body(8, "A0") + "/B" + _body(8, "A0") + "/" + _body(24),
+    *(f"xoxe.xox{c}-{_body(10)}" for c in "abposr"),  # Slack refresh-token pairs
+]
+
+
+@pytest.mark.parametrize("value", WHOLE_SHAPES)
+def test_a_value_that_is_one_shape_from_end_to_end_moves_without_a_partial_warning(value):
+    # A warning says "the value contains a secret": only for text around a shape.
+    extraction = extract({"hook": value}, "acme")
+    assert extraction.config == {"hook": "${ACME_HOOK}"}
+    assert extraction.problems == ()
+
+
+def test_a_shape_s_body_inside_a_longer_word_is_left_as_it_is():
+    # "axoxb-…": the boundary rules it out although the quick body pre-check matched.
+    extraction = extract({"note": "axoxb-" + _body(10)}, "acme")
+    assert extraction.config == {"note": "axoxb-" + _body(10)}
+    assert extraction.secrets == ()
+
+
+def test_an_unresolvable_reference_named_like_a_secret_is_not_echoed():
+    name = "sk_live_" + _body(10)
+    (problem,) = extract({"hook": "${" + name + "}"}, "acme").problems
+    assert problem.message.startswith("this reference names a variable")
+    assert problem.message.endswith("rename its variable")
+    assert name not in problem.message
+
+
+def test_an_unresolvable_reference_in_a_plain_list_is_warned_about_too():
+    (problem,) = extract({"hosts": ["${lower_name}"]}, "acme").problems
+    assert "${lower_name} names a variable the platform's runtime cannot resolve" in (
+        problem.message
+    )
+
+
+@pytest.mark.parametrize("leaf", [{"password": [["x"]]}, {"hosts": [["x"]]}])
+def test_lists_in_lists_count_one_level_each(leaf):
+    # document → 62 mappings → the leaf mapping → list → list → "x": 65 levels in all.
+    assert _depth_errors(extract(_nested(62, leaf), "acme")) == []
+    assert _depth_errors(extract(_nested(63, leaf), "acme"))
+
+
+def test_the_documented_nesting_limit_is_64_levels():
+    # README: "more than 64 levels of nesting" is refused.
+    assert secretrefs.MAX_DEPTH == 64
+    assert _depth_errors(extract(_nested(65, "x"), "acme")) == []
+    assert _depth_errors(extract(_nested(66, "x"), "acme"))
+
+
+def test_conflicting_literals_without_a_tenant_are_named_by_their_paths():
+    refs = [
+        secretrefs.SecretReference("/a", "A_VAR", REFERENCED, "fake-one"),
+        secretrefs.SecretReference("/b", "A_VAR", REFERENCED, "fake-two"),
+    ]
+    with pytest.raises(secretrefs.SecretsFileError, match=r"A_VAR \(from /a, /b\)\."):
+        secretrefs.collect_literals(refs)
+
+
+def test_schema_rules_are_found_thirty_levels_down_through_array_items_and_no_further():
+    def under_items(levels: int) -> dict:
+        schema: dict = {"x-secret": {"env": "DEEP_ITEM"}}
+        for _ in range(levels):
+            schema = {"type": "array", "items": schema}
+        return schema
+
+    assert rules_from_schema(under_items(30))["/*" * 30].env == "DEEP_ITEM"
+    assert "/*" * 31 not in rules_from_schema(under_items(31))
+
+
+def test_a_boolean_subschema_is_skipped():
+    # JSON Schema allows `true` / `false` as a schema: no annotation can be in one.
+    rules = rules_from_schema({"properties": {"anything": True, "nothing": False}})
+    assert rules == dict(secretrefs.BASELINE_RULES)
+
+
+def test_a_shape_is_immutable():
+    from tenant_migrator.secretrefs import shapes
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        shapes.SHAPES["sendgrid"].label = "other"  # type: ignore[misc]
+
+
+def test_two_tenants_may_both_move_a_default_out_of_a_reference_to_the_same_variable():
+    # ${DB_PASSWORD:-…}: the file chose the name, so it is no per-tenant name made from
+    # the tenant id, and two tenants naming it are no clash (the shared check compares
+    # only the names the extraction made).
+    from pathlib import Path
+
+    from tenant_migrator.results import TenantResult
+
+    shared = secretrefs.SharedSecrets()
+    for tenant in ("acme", "globex"):
+        (ref,) = extract({"password": "${DB_PASSWORD:-" + tenant + "-fake}"}, tenant).secrets
+        assert ref.reason == "reference-default"
+        shared.add(TenantResult(tenant, Path(f"clients/{tenant}/client.yaml"), None, (), (ref,)))
+    assert shared.conflicts() == {}

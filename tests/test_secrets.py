@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -249,6 +250,81 @@ def test_check_environment_reports_status_without_values(tmp_path):
     assert variables["OPENAI_API_KEY"].uses == (("acme", "/infrastructure/openai/api_key"),)
 
 
+def test_check_environment_skips_invalid_files_and_names_each_variable_s_tenants(tmp_path):
+    from clientdocs import make_project, valid_document
+
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.settings import Settings
+
+    documents: dict = {"broken": "client: [not closed\n"}  # no record: skipped
+    for tenant in ("beta", "alpha"):
+        documents[tenant] = valid_document()
+        documents[tenant]["extras"] = {"region": "${SHARED_REGION}"}
+    results = load_tenants(Settings(make_project(tmp_path, documents))).results
+    assert sorted(r.tenant_id for r in results if r.record is None) == ["broken"]
+    variables = {v.name: v for v in secretrefs.check_environment(results, {})}
+    region = variables["SHARED_REGION"]
+    assert region.tenants == ("alpha", "beta")
+    assert region.to_json()["tenants"] == ["alpha", "beta"]
+    assert {tenant for v in variables.values() for tenant, _ in v.uses} == {"alpha", "beta"}
+
+
+def test_a_name_the_runtime_cannot_resolve_is_missing_and_required_even_with_a_default(
+    tmp_path,
+):
+    from clientdocs import make_project, valid_document
+
+    from tenant_migrator.pipeline import load_tenants
+    from tenant_migrator.settings import Settings
+
+    document = valid_document()
+    document["extras"] = {"region": "${lower_region:-eu}"}
+    results = load_tenants(Settings(make_project(tmp_path, {"acme": document}))).results
+    variables = {v.name: v for v in secretrefs.check_environment(results, {"lower_region": "x"})}
+    lower = variables["lower_region"]
+    assert (lower.status, lower.required) == ("missing", True)
+
+
+def test_the_environment_is_the_process_s_with_an_env_file_beneath_it(tmp_path):
+    from tenant_migrator.secretrefs.envcheck import ENV_FILE, ENVIRONMENT, environment
+
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("A=from-file\nB=from-file\n")
+    both = environment(env_file, environ={"A": "from-env"})
+    assert dict(both.values) == {"A": "from-env", "B": "from-file"}
+    assert dict(both.sources) == {"A": ENVIRONMENT, "B": ENV_FILE}
+    assert dict(environment(environ={"A": "from-env"}).values) == {"A": "from-env"}
+    only = environment(env_file, env_file_only=True, environ={"A": "from-env"})
+    assert dict(only.values) == {"A": "from-file", "B": "from-file"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        only.values = {}  # type: ignore[misc]
+
+
+def test_an_env_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path):
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.secretrefs.envcheck import environment
+
+    env_file = tmp_path / "latin1.env"
+    env_file.write_bytes(b"A=caf\xe9\n")
+    with pytest.raises(UsageError, match=r"latin1.env: cannot read it \(not UTF-8 text\)"):
+        environment(env_file, environ={})
+
+
+def test_an_env_file_that_is_missing_is_a_usage_error_and_a_bare_name_sets_nothing(
+    tmp_path, monkeypatch
+):
+    from tenant_migrator.errors import UsageError
+    from tenant_migrator.secretrefs.envcheck import environment
+
+    with pytest.raises(UsageError, match=r"nope\.env: no such file"):
+        environment(tmp_path / "nope.env", environ={})
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("JUST_A_NAME\nSET_ONE=1\n")
+    assert dict(environment(env_file, environ={}).values) == {"SET_ONE": "1"}
+    monkeypatch.setenv("TM_FROM_THE_PROCESS_FAKE", "yes")
+    assert environment(env_file).values["TM_FROM_THE_PROCESS_FAKE"] == "yes"
+
+
 # --- --secrets-out ---------------------------------------------------------------------
 
 
@@ -288,6 +364,81 @@ def test_secrets_file_refuses_to_overwrite_without_force(tmp_path):
     write_secrets_file(target, _refs(A="1"), force=True)
     assert "A=1" in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_an_existing_secrets_file_is_refused_up_front_unless_forced(tmp_path):
+    # The check commands run before any work, so a refusal comes before anything is
+    # done; with --force the file is replaced at the end instead.
+    target = tmp_path / "secrets.env"
+    secretrefs.refuse_existing(target, force=False)  # nothing there yet
+    target.write_text("precious\n")
+    with pytest.raises(SecretsFileError, match="already exists"):
+        secretrefs.refuse_existing(target, force=False)
+    with pytest.raises(SecretsFileError, match="already exists"):
+        secretrefs.check_target(target, force=False)
+    secretrefs.refuse_existing(target, force=True)
+    secretrefs.check_target(target, force=True)
+
+
+def test_a_forced_write_that_cannot_replace_the_file_is_an_error_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "secrets.env"
+    target.mkdir()  # os.replace cannot put a file over a non-empty directory
+    (target / "keep").write_text("")
+    with pytest.raises(SecretsFileError, match="cannot write"):
+        write_secrets_file(target, _refs(A="fake-value"), force=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.env"]
+    assert [p.name for p in target.iterdir()] == ["keep"]
+
+
+def test_a_secrets_file_in_a_missing_directory_is_refused_before_any_work(tmp_path):
+    from tenant_migrator.errors import UsageError
+
+    with pytest.raises(UsageError, match="does not exist; create it first"):
+        secretrefs.check_target(tmp_path / "missing" / "secrets.env", force=False)
+    with pytest.raises(UsageError, match="is a directory"):
+        secretrefs.check_target(tmp_path, force=True)
+
+
+def test_a_value_with_a_dollar_gets_the_helper_variable_and_the_line_that_explains_it(tmp_path):
+    target = tmp_path / "secrets.env"
+    write_secrets_file(target, _refs(A="fake$value"))
+    lines = target.read_text().splitlines()
+    assert "# TENANT_MIGRATOR_DOLLAR: spell $ and ` below." in lines
+    assert "TENANT_MIGRATOR_DOLLAR='$'" in lines
+
+
+_WRITE_UNDER_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from tenant_migrator.secretrefs import REFERENCED, SecretReference, SecretsFileError
+from tenant_migrator.secretrefs import write_secrets_file
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+try:
+    write_secrets_file(sys.argv[1], [SecretReference("/a", "A", REFERENCED, "fake-value")])
+except SecretsFileError as err:
+    print("refused:", err)
+else:
+    print("written")
+"""
+
+
+def test_a_write_that_fails_half_way_is_an_error_and_leaves_no_file(tmp_path):
+    # A real failing write: the child process may write 16 bytes per file at most.
+    import subprocess
+    import sys
+
+    target = tmp_path / "secrets.env"
+    out = subprocess.run(
+        [sys.executable, "-c", _WRITE_UNDER_A_FILE_SIZE_LIMIT, str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.startswith("refused: cannot write")
+    assert out.rstrip().endswith(": File too large")  # the write's own error (EFBIG) is named
+    assert "fake-value" not in out
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_secrets_file_never_follows_a_symlink(tmp_path):

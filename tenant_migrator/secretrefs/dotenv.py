@@ -195,7 +195,11 @@ def _create_private(target: Path, payload: bytes) -> None:
     # or followed; 0o600 applies from creation (umask can only remove bits).
     fd = os.open(target, _FLAGS, 0o600)
     try:
-        os.write(fd, payload)
+        # os.write may write less than it was given (a file size limit, a full disk):
+        # write the rest until it is all written or the next write raises.
+        rest = memoryview(payload)
+        while rest:
+            rest = rest[os.write(fd, rest) :]
         os.fsync(fd)
     except BaseException:
         os.close(fd)
