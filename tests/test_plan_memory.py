@@ -60,6 +60,7 @@ def test_unpacked_records_share_timezone_and_currency():
                 ),
                 (),
                 (),
+                None,  # the file's sha256
             )
         )
     first, second = (r.record for r in _from_wire(batch, shipped))
@@ -97,6 +98,7 @@ def test_unpacked_shared_variable_names_are_shared():
                     7,
                 ),
             ),
+            None,  # the file's sha256
         )
         for tenant in ("a-one", "b-two")
     ]
