@@ -300,13 +300,12 @@ class BatchedRun:
         # The last tenants wait for finish, whose read brings the orphans too.
         return 0 < self.total <= self.seen + len(self._unread)
 
+    def _wants_orphans(self) -> bool:
+        # A whole-project run, against a table with rows.
+        return self._loaded is not None and self.schema.has_rows
+
     def _orphans_read_along(self) -> bool:
-        return (
-            self._last_read
-            and self._loaded is not None
-            and self.schema.has_rows
-            and self.schema.complete
-        )
+        return self._last_read and self._wants_orphans() and self.schema.complete
 
     async def _read_gathered(self) -> None:
         gathered, self._unread = self._unread, []
@@ -360,7 +359,8 @@ class BatchedRun:
         await self._read_gathered()
         await self.settle()
         tenants = await self._settled(self._conflicts_marked(), problems)
-        if self._loaded is not None and self.schema.has_rows:
+        if self._wants_orphans():
+            assert self._loaded is not None
             orphans = self._orphans
             if orphans is None:
                 orphans = await store.read_orphans(self.conn, self.schema, self._loaded)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from tenant_migrator.outcomes import RunInfo  # re-exported
 from tenant_migrator.store.schema import read_schema
 from tenant_migrator.store.session import connected
-from tenant_migrator.store.tables import RUN_TENANTS, RUNS
+from tenant_migrator.store.tables import RUN_TENANTS, RUNS, rolled_back_by_sql
 
 if TYPE_CHECKING:
     from tenant_migrator.settings import Settings
@@ -20,8 +20,7 @@ LIST_RUNS_SQL = f"""
            (SELECT count(*) FROM {RUN_TENANTS} h WHERE h.run_id = r.id) AS tenants,
            (SELECT h.action FROM {RUN_TENANTS} h
             WHERE h.run_id = r.id AND h.tenant_id = $1) AS tenant_action,
-           ARRAY(SELECT rb.id FROM {RUNS} rb WHERE rb.rollback_of = r.id
-                 ORDER BY rb.id) AS rolled_back_by
+           {rolled_back_by_sql("r")} AS rolled_back_by
     FROM {RUNS} r
     WHERE $1::text IS NULL OR EXISTS (
         SELECT 1 FROM {RUN_TENANTS} h WHERE h.run_id = r.id AND h.tenant_id = $1)

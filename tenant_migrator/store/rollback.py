@@ -23,6 +23,7 @@ from tenant_migrator.store.tables import (
     TENANTS,
     WRITTEN_COLUMNS,
     RowAction,
+    rolled_back_by_sql,
     snapshot_sql,
 )
 
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
     from tenant_migrator.settings import Settings
 
 
-# $1: the run.
-FIND_RUN_SQL = f"SELECT id, command FROM {RUNS} WHERE id = $1"
-# $1: the run. The rollbacks of it, oldest first.
-ROLLED_BACK_BY_SQL = f"SELECT id FROM {RUNS} WHERE rollback_of = $1 ORDER BY id"
+# $1: the run, and the runs that already rolled it back (for a refusal to name).
+FIND_RUN_SQL = (
+    f"SELECT r.id, r.command, {rolled_back_by_sql('r')} AS rolled_back_by "
+    f"FROM {RUNS} r WHERE r.id = $1"
+)
 
 # $1: the run. Per tenant it wrote: what it wrote, the values before, the row now,
 # and the latest later run that wrote it.
@@ -159,8 +161,7 @@ async def rollback(
         if changed and not force and not dry_run:
             # A run already rolled back has every row changed since: say which run
             # undid it rather than suggest --force.
-            undone_by = [r["id"] for r in await conn.fetch(ROLLED_BACK_BY_SQL, run_id)]
-            raise RollbackRefused(run_id, changed, undone_by)
+            raise RollbackRefused(run_id, changed, run["rolled_back_by"])
         if dry_run:
             return RollbackOutcome(run_id, entries, dry_run=True, scrubbed=scrubbed)
         new_run = await start_run(

@@ -205,7 +205,7 @@ async def read_rows_whole(
     if not schema.complete:
         return await _read_partial_rows(conn, schema, only), {}, {}
     rows = await fetch_json(conn, _rows_statement(schema, only, proposed, whole))
-    return await _rows_parsed(conn, schema, only, proposed, rows)
+    return await _compared(conn, schema, only, proposed, rows)
 
 
 async def read_rows_and_orphans(
@@ -229,7 +229,7 @@ async def read_rows_and_orphans(
         f"({read_orphans_sql(loaded)}))"
     )
     rows, orphans = await fetch_json(conn, statement)
-    current, states, rows_whole = await _rows_parsed(conn, schema, only, proposed, rows)
+    current, states, rows_whole = await _compared(conn, schema, only, proposed, rows)
     return current, states, rows_whole, _orphans_parsed(orphans)
 
 
@@ -242,13 +242,15 @@ def _rows_statement(
     return sql.replace("/*only*/", text_array(only)) if only is not None else sql
 
 
-async def _rows_parsed(
+async def _compared(
     conn: asyncpg.Connection,
     schema: Schema,
     only: Sequence[str] | None,
     proposed: Mapping[str, Payload] | None,
     rows: Sequence[Sequence[Any]],
 ) -> tuple[dict[str, CurrentRow], dict[str, ImportState], dict[str, dict[str, Any]]]:
+    """The comparison read's answer as rows, import states and rows whole; for the
+    wanted ids with no row, when our history has rows, ``read_gone`` (one query)."""
     current: dict[str, CurrentRow] = {}
     states: dict[str, ImportState] = {}
     rows_whole: dict[str, dict[str, Any]] = {}

@@ -41,3 +41,8 @@ def snapshot_sql(alias: str) -> str:
 
 def hash_sql(alias: str) -> str:
     return f"md5({snapshot_sql(alias)}::text)"
+
+
+def rolled_back_by_sql(alias: str) -> str:
+    """The ids of the runs that rolled back run ``alias``, oldest first (an array)."""
+    return f"ARRAY(SELECT rb.id FROM {RUNS} rb WHERE rb.rollback_of = {alias}.id ORDER BY rb.id)"
