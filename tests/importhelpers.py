@@ -261,6 +261,26 @@ def no_secrets_left_behind(request, pg):
         assert_no_secrets(pg, url, literals)
 
 
+async def plan_edit_write(url: str, settings: Settings, admin_sql: str) -> None:
+    """Plan ``example``'s update, let an admin commit ``admin_sql`` after our read
+    and before our write, then write the plan (the write must refuse it)."""
+    from datetime import datetime
+
+    from tenant_migrator import database, store
+
+    load = load_tenants(settings, ["example"])
+    async with (
+        database.connection(url) as conn,
+        database.connection(url) as admin,
+        conn.transaction(),
+    ):
+        the_plan = await store.make_plan(conn, load, ["example"])
+        assert [t.action.value for t in the_plan.tenants] == ["update"]
+        await admin.execute(admin_sql)
+        run_id = await store.start_run(conn, "import", datetime.now().astimezone())
+        await store.write_plan(conn, the_plan, run_id)
+
+
 def project_cli(run_cli, project: Path, database_url: str):
     """``run(*args)``: the CLI on ``project`` against ``database_url``."""
 

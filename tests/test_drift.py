@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 from importhelpers import (
     make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    plan_edit_write,
     project_cli,
     read_client,
     tenants_rows,
     write_client,
 )
 
-from tenant_migrator import database, store
 from tenant_migrator.errors import DriftError
-from tenant_migrator.pipeline import load_tenants
 from tenant_migrator.settings import Settings
 
 ADMIN_EDIT = """
@@ -199,22 +196,6 @@ def test_history_before_013_says_so(cli, project, database_url):
 # --- the write refuses rows edited between plan and write (store level) -----------------
 
 
-async def _plan_then_edit_then_write(url: str, project: Path) -> None:
-    settings = Settings(project_dir=project, database_url=url)
-    load = load_tenants(settings, ["example"])
-    async with (
-        database.connection(url) as conn,
-        database.connection(url) as admin,
-        conn.transaction(),
-    ):
-        the_plan = await store.make_plan(conn, load, ["example"])
-        assert [t.action.value for t in the_plan.tenants] == ["update"]
-        # An admin commits an edit after our read, before our write.
-        await admin.execute("UPDATE tenants SET name = 'sneaky' WHERE id = 'example'")
-        run_id = await store.start_run(conn, "import", datetime.now().astimezone())
-        await store.write_plan(conn, the_plan, run_id)
-
-
 def test_row_edited_between_plan_and_write_aborts_the_whole_write(
     tm, imported, project, migrated_database_url, pg
 ):
@@ -224,7 +205,13 @@ def test_row_edited_between_plan_and_write_aborts_the_whole_write(
     write_client(project, "example", doc)
     before = tenants_rows(pg, url)
     with pytest.raises(DriftError, match="changed in the database while this run was writing"):
-        asyncio.run(_plan_then_edit_then_write(url, project))
+        asyncio.run(
+            plan_edit_write(
+                url,
+                Settings(project_dir=project, database_url=url),
+                "UPDATE tenants SET name = 'sneaky' WHERE id = 'example'",
+            )
+        )
     after = tenants_rows(pg, url)
     assert after["example"]["name"] == "sneaky"  # the admin's edit, not ours
     after["example"] = before["example"]

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from datetime import datetime
 
 import pytest
 from importhelpers import (
     make_project,
     no_secrets_left_behind,  # noqa: F401 - autouse fixture
+    plan_edit_write,
     read_client,
     tenants_rows,
     write_client,
 )
 
-from tenant_migrator import database, store
+from tenant_migrator import store
 from tenant_migrator.drift_errors import BlockedTenants, ChangedWhileWriting, RollbackRefused
 from tenant_migrator.errors import DriftError
-from tenant_migrator.pipeline import load_tenants, stream_tenants
+from tenant_migrator.pipeline import stream_tenants
 from tenant_migrator.planning import Action, BlockedReason, Change, Op, TenantPlan
 from tenant_migrator.report.errors import error_text
 from tenant_migrator.settings import Settings
@@ -258,19 +258,6 @@ def test_a_refused_rollback_carries_the_run_the_rows_and_who_rolled_it_back(
 # --- rows changed while writing ---------------------------------------------------------
 
 
-async def _plan_edit_write(url: str, settings: Settings) -> None:
-    load = load_tenants(settings, ["example"])
-    async with (
-        database.connection(url) as conn,
-        database.connection(url) as admin,
-        conn.transaction(),
-    ):
-        the_plan = await store.make_plan(conn, load, ["example"])
-        await admin.execute(ADMIN_EDIT)  # committed after our read, before our write
-        run_id = await store.start_run(conn, "import", datetime.now().astimezone())
-        await store.write_plan(conn, the_plan, run_id)
-
-
 def test_rows_changed_while_writing_carry_their_ids(settings, project, migrated_database_url, pg):
     url = migrated_database_url
     _import(settings)
@@ -279,7 +266,7 @@ def test_rows_changed_while_writing_carry_their_ids(settings, project, migrated_
     write_client(project, "example", doc)
     # The plan updates example; the admin edits it before the write.
     with pytest.raises(ChangedWhileWriting) as raised:
-        asyncio.run(_plan_edit_write(url, settings))
+        asyncio.run(plan_edit_write(url, settings, ADMIN_EDIT))
     err = raised.value
     assert isinstance(err, DriftError) and err.tenant_ids == ("example",)
     assert str(err) == (

@@ -16,6 +16,17 @@ from importhelpers import (
 )
 
 
+def _africastay_previous(pg, url: str) -> dict:
+    """What our history recorded as africastay's values before the write."""
+    return json.loads(
+        pg.fetchval(
+            url,
+            "SELECT previous::text FROM tenant_migrator.import_run_tenants "
+            "WHERE tenant_id = 'africastay'",
+        )
+    )
+
+
 def test_an_update_only_import_over_a_row_holding_literals_keeps_them_out_of_history(
     tmp_path, run_cli, migrated_database_url, pg
 ):
@@ -24,13 +35,7 @@ def test_an_update_only_import_over_a_row_holding_literals_keeps_them_out_of_his
     plant_old_importer_row(pg, url)
     imported = tm("import", "africastay")  # one tenant, an update: no create staged
     assert imported.returncode == 0, imported.output
-    previous = json.loads(
-        pg.fetchval(
-            url,
-            "SELECT previous::text FROM tenant_migrator.import_run_tenants "
-            "WHERE tenant_id = 'africastay'",
-        )
-    )
+    previous = _africastay_previous(pg, url)
     assert previous["tenant_config"]["email"]["smtp"]["password"] == "${AFRICASTAY_SMTP_PASSWORD}"
     text = json.dumps(previous)
     assert not any(literal in text for literal in DATABASE_PLANTED.values())
@@ -60,12 +65,6 @@ def test_the_one_shot_writer_reads_the_replaced_rows_itself_and_keeps_literals_o
             return await store.write_plan(conn, the_plan, run_id)
 
     assert asyncio.run(write()) == {"africastay": "update"}
-    previous = json.loads(
-        pg.fetchval(
-            url,
-            "SELECT previous::text FROM tenant_migrator.import_run_tenants "
-            "WHERE tenant_id = 'africastay'",
-        )
-    )
+    previous = _africastay_previous(pg, url)
     assert previous["tenant_config"]["email"]["smtp"]["password"] == "${AFRICASTAY_SMTP_PASSWORD}"
     assert not any(literal in json.dumps(previous) for literal in DATABASE_PLANTED.values())
