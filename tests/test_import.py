@@ -383,7 +383,7 @@ def test_plan_before_012_reads_what_exists_and_import_migrates_first(tm, databas
     asyncio.run(only_011())
     pg.execute(database_url, "INSERT INTO tenants (id, name) VALUES ('example', 'Hand made')")
     data = plan_json(tm, database_url, "example")
-    assert data["pending_migrations"] == ["tenant_config", "import_history"]
+    assert data["pending_migrations"] == ["tenant_config", "import_history", "import_fingerprints"]
     (tenant,) = data["tenants"]
     assert tenant["action"] == "update"
     paths = {c["path"]: c for c in tenant["changes"]}

@@ -29,7 +29,9 @@ from migrationhelpers import (
 
 from tenant_migrator import database, migrations
 
-TOOL = ["tenants_registry", "tenant_config", "import_history"]
+TOOL = list(migrations.TOOL_NAMES)
+# What the previous tool version had (its ledger, below, knows no other).
+OLD_TOOL = TOOL[:3]
 MIGRATE = ("migrate",)
 
 # The previous tool version's history, as it left a database it migrated: the
@@ -89,6 +91,7 @@ def test_a_database_built_by_hand_is_recorded_as_satisfied_and_nothing_reruns(
         "tenants_registry": ("satisfied", "catalog"),
         "tenant_config": ("satisfied", "catalog"),
         "import_history": ("pending", "catalog"),
+        "import_fingerprints": ("pending", "catalog"),
     }
     result = run_cli("--database-url", database_url, "migrate")
     assert result.returncode == 0, result.stderr
@@ -96,6 +99,7 @@ def test_a_database_built_by_hand_is_recorded_as_satisfied_and_nothing_reruns(
         result.stdout
     )
     assert "applied  import_history" in result.stdout
+    assert "applied  import_fingerprints" in result.stdout
     assert "applied  tenants_registry" not in result.stdout
     assert catalog_snapshot(pg, database_url) == before  # nothing of 011/012 re-ran
     rows = ledger(pg, database_url)
@@ -125,12 +129,16 @@ def test_a_missing_piece_in_the_catalog_makes_the_migration_pending_again(pg, da
 def test_the_previous_versions_history_is_upgraded_and_its_cli_rows_removed(
     pg, run_cli, database_url, tmp_path
 ):
-    apply(database_url, all_files())
+    apply(database_url, all_files()[: len(OLD_TOOL)])
     pg.execute(database_url, f"DROP TABLE {migrations.LEDGER_TABLE}")
     pg.execute(database_url, OLD_HISTORY_SQL)
-    # Before the upgrade, the old ledger is read: nothing is pending, nothing to run.
+    # Before the upgrade, the old ledger is read: what it knows is applied; only
+    # the migration the previous version did not have is pending.
     status = status_json(run_cli, database_url)
-    assert {r["state"] for r in status.values()} == {"applied"}
+    assert {n: r["state"] for n, r in status.items()} == {
+        **dict.fromkeys(OLD_TOOL, "applied"),
+        "import_fingerprints": "pending",
+    }
 
     dry = run_cli("--database-url", database_url, "migrate", "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -147,13 +155,16 @@ def test_the_previous_versions_history_is_upgraded_and_its_cli_rows_removed(
     assert done.returncode == 0, done.stderr
     assert "removed version 011 (tenants_registry) from supabase_migrations" in done.stdout
     assert "removed version 013 (import_history)" in done.stdout
-    assert "Nothing to apply" in done.stdout
+    assert "applied  import_fingerprints" in done.stdout
     assert supabase_versions(pg, database_url) == ["012", "20240101000000"]
     assert pg.fetchval(database_url, "SELECT to_regclass('tenant_migrator.schema_migrations')") is (
         None
     )
     rows = ledger(pg, database_url)
-    assert {n: r["how"] for n, r in rows.items()} == dict.fromkeys(TOOL, "upgraded")
+    assert {n: r["how"] for n, r in rows.items()} == {
+        **dict.fromkeys(OLD_TOOL, "upgraded"),
+        "import_fingerprints": "migrate",
+    }
     assert (
         pg.fetchval(
             database_url,
@@ -277,7 +288,7 @@ def test_concurrent_migrate_one_waits_both_succeed(pg, run_cli, database_url, tm
         line for out, _, _ in results for line in out.splitlines() if line.startswith("applied ")
     ]
     assert sorted(line.split()[1] for line in applied_lines) == sorted(TOOL)
-    assert pg.fetchval(database_url, f"SELECT count(*) FROM {migrations.LEDGER_TABLE}") == 3
+    assert pg.fetchval(database_url, f"SELECT count(*) FROM {migrations.LEDGER_TABLE}") == len(TOOL)
 
 
 def test_repair_of_a_tool_migration_edits_history_only(pg, run_cli, database_url):

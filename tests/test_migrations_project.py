@@ -20,7 +20,7 @@ from migrationhelpers import COMPAT, PLATFORM_MIGRATIONS, ledger, psql_file
 
 from tenant_migrator import migrations
 
-TOOL = ["tenants_registry", "tenant_config", "import_history"]
+TOOL = list(migrations.TOOL_NAMES)
 FIXTURE_STEMS = sorted(p.stem for p in PLATFORM_MIGRATIONS.glob("*.sql"))
 
 
@@ -105,6 +105,7 @@ def test_import_on_a_hand_built_platform_database_creates_only_the_run_history(
         "tenants_registry": "satisfied",  # the platform's own 011 did it
         "tenant_config": "satisfied",  # ... and its 014
         "import_history": "migrate",
+        "import_fingerprints": "migrate",
     }
 
 
@@ -117,6 +118,7 @@ def test_baseline_then_explicit_folder_runs_only_new_files(pg, run_cli, database
     status = states(run_cli, *args, folder=folder)
     assert status["tenant_config"] == ("satisfied", "catalog")
     assert status["import_history"] == ("pending", "catalog")
+    assert status["import_fingerprints"] == ("pending", "catalog")
     assert {status[s] for s in FIXTURE_STEMS} == {("pending", "ledger")}
 
     no_dir = run_cli(*args, "migrate", "baseline", "014")
@@ -137,7 +139,7 @@ def test_baseline_then_explicit_folder_runs_only_new_files(pg, run_cli, database
     done = run_cli(*explicit)
     assert done.returncode == 0, done.stderr
     applied = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("applied")]
-    assert applied == ["import_history", "016_new_column.sql"]
+    assert applied == ["import_history", "import_fingerprints", "016_new_column.sql"]
     assert pg.fetchval(database_url, "SELECT to_regclass('quotes')") is not None  # by hand
     again = run_cli(*explicit)
     assert "Nothing to apply" in again.stdout

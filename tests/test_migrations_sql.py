@@ -136,7 +136,12 @@ def test_tool_migrations_come_from_the_tool_by_name_never_from_the_project(tmp_p
     own.mkdir(parents=True)
     (own / "011_something_else.sql").write_text("DROP TABLE tenants;")
     files = migrations.load_project_migrations(tmp_path)
-    assert [m.key for m in files] == ["tenants_registry", "tenant_config", "import_history"]
+    assert [m.key for m in files] == [
+        "tenants_registry",
+        "tenant_config",
+        "import_history",
+        "import_fingerprints",
+    ]
     assert all(m.kind is migrations.Kind.TOOL for m in files)
     assert all(own not in m.path.parents for m in files)
     assert migrations.tool_migrations_dir().name in ("_bundled_migrations", "migrations")

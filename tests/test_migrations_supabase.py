@@ -25,7 +25,7 @@ from test_migrations_ledger import OLD_HISTORY_SQL
 from tenant_migrator import migrations
 from tenant_migrator.migrations import supabase_cli
 
-TOOL = ["tenants_registry", "tenant_config", "import_history"]
+TOOL = list(migrations.TOOL_NAMES)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -109,6 +109,7 @@ def test_emit_names_are_consecutive_utc_timestamps_after_every_existing_one(tmp_
         "20300101000003_tenant_migrator_tenants_registry.sql",
         "20300101000004_tenant_migrator_tenant_config.sql",
         "20300101000005_tenant_migrator_import_history.sql",
+        "20300101000006_tenant_migrator_import_fingerprints.sql",
     ]
     empty = tmp_path / "empty"
     planned = supabase_cli.emit_paths(all_files()[:2], empty, now)
@@ -119,7 +120,8 @@ def test_emit_names_are_consecutive_utc_timestamps_after_every_existing_one(tmp_
 
 def test_emit_writes_pending_tool_migrations_once(pg, run_cli, database_url, project):
     args = ("--project-dir", project, "--database-url", database_url)
-    # tenant_config and import_history pending; tenants_registry satisfied by hand.
+    # tenant_config, import_history and import_fingerprints pending; tenants_registry
+    # satisfied by hand.
     assert psql_file(database_url, COMPAT).returncode == 0
     assert psql_file(database_url, all_files()[0].path).returncode == 0
     first = run_cli(*args, "migrate", "emit")
@@ -128,6 +130,7 @@ def test_emit_writes_pending_tool_migrations_once(pg, run_cli, database_url, pro
     assert [n[15:] for n in written if "tenant_migrator" in n] == [
         "tenant_migrator_tenant_config.sql",
         "tenant_migrator_import_history.sql",
+        "tenant_migrator_import_fingerprints.sql",
     ]
     text = next((project / "supabase" / "migrations").glob("*_tenant_config.sql")).read_text()
     assert all_files()[1].sql.strip() in text
@@ -136,7 +139,7 @@ def test_emit_writes_pending_tool_migrations_once(pg, run_cli, database_url, pro
     # emit only reads the database.
     assert pg.fetchval(database_url, "SELECT to_regnamespace('tenant_migrator')") is None
     elsewhere = run_cli(*args, "migrate", "emit", str(project / "other"))
-    assert elsewhere.returncode == 0 and len(list((project / "other").iterdir())) == 2
+    assert elsewhere.returncode == 0 and len(list((project / "other").iterdir())) == 3
 
 
 # --- migrate --sql ----------------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_on_a_terminal_import_shows_counts_and_target_and_no_writes_without_yes(
     assert code == 1, terminal
     assert PROMPT in terminal
     assert "import will write: 5 to create" in terminal
-    assert "first apply 3 migration(s)" in terminal  # a migration is a write: asked first
+    assert "first apply 4 migration(s)" in terminal  # a migration is a write: asked first
     database = urlsplit(database_url).path.lstrip("/")
     assert f"/{database}" in terminal and "into " in terminal
     assert "not confirmed; nothing was written" in terminal
@@ -305,6 +305,7 @@ def test_migrate_status_check_and_migrate_json(project, database_url):
         "tenants_registry",
         "tenant_config",
         "import_history",
+        "import_fingerprints",
     ]
     assert len(_target_lines(migrated.stderr)) == 1
     assert cli(project, database_url, "migrate", "status", "--check").returncode == 0

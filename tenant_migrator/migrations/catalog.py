@@ -20,7 +20,8 @@ TENANTS = "public.tenants"
 RUNS = "tenant_migrator.import_runs"
 RUN_TENANTS = "tenant_migrator.import_run_tenants"
 
-# The columns each migration creates (011, 012 on tenants; 013's two tables).
+# The columns each migration creates (011, 012 on tenants; 013's two tables; 014's
+# two columns, below).
 TENANTS_REGISTRY_COLUMNS: tuple[str, ...] = (
     "id",
     "name",
@@ -71,6 +72,10 @@ RUN_TENANTS_COLUMNS: tuple[str, ...] = (
     "baseline_run",
     "baseline_hash",
 )
+
+# 014's columns on 013's tables.
+FINGERPRINT_RUNS_COLUMNS: tuple[str, ...] = ("xact_id", "cluster_id")
+FINGERPRINT_COLUMNS: tuple[str, ...] = ("sent_sha256",)
 
 
 def _columns_sql(table: str) -> str:
@@ -150,5 +155,10 @@ def missing(name: str, catalog: Catalog) -> tuple[str, ...]:
         return (
             *_missing_columns(RUNS, catalog.runs_columns, RUNS_COLUMNS),
             *_missing_columns(RUN_TENANTS, catalog.run_tenants_columns, RUN_TENANTS_COLUMNS),
+        )
+    if name == "import_fingerprints":
+        return (
+            *_missing_columns(RUNS, catalog.runs_columns, FINGERPRINT_RUNS_COLUMNS),
+            *_missing_columns(RUN_TENANTS, catalog.run_tenants_columns, FINGERPRINT_COLUMNS),
         )
     raise ValueError(f"no catalog check for tool migration {name!r}")

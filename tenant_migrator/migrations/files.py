@@ -2,7 +2,8 @@
 
 Two kinds, never mixed up:
 
-- **tool** migrations (``tenants_registry``, ``tenant_config``, ``import_history``)
+- **tool** migrations (``tenants_registry``, ``tenant_config``, ``import_history``,
+  ``import_fingerprints``)
   are the schema the tool needs. They are always read from the tool itself: the
   copy bundled in the wheel (``_bundled_migrations``), else the source checkout's
   ``database/migrations``. Never from the project's ``database/migrations/``, which
@@ -35,7 +36,12 @@ _SOURCE_CHECKOUT_DIR = Path(__file__).resolve().parents[2] / "database" / "migra
 
 # The tool's migrations by name, in the order they run. A file of the tool's folder
 # whose name is not here is a packaging mistake, not something to run.
-TOOL_NAMES: tuple[str, ...] = ("tenants_registry", "tenant_config", "import_history")
+TOOL_NAMES: tuple[str, ...] = (
+    "tenants_registry",
+    "tenant_config",
+    "import_history",
+    "import_fingerprints",
+)
 
 # A leading comment line that makes a project file run outside a transaction, one
 # statement at a time (CREATE INDEX CONCURRENTLY cannot run inside one).

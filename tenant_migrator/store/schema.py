@@ -24,6 +24,9 @@ class Schema:
     # Our history holds at least one tenant: a row missing from the table may then
     # be one deleted in the database since we wrote it (its plan must know).
     has_history_rows: bool = False
+    # Migration 014 is applied: the history records what each run sent and in
+    # which transaction, so a large read can first ask which rows are untouched.
+    fingerprints: bool = False
 
     @property
     def worth_reading(self) -> bool:
@@ -51,8 +54,16 @@ def _schema_sql(holds: bool) -> str:
         'history', to_regclass('{RUNS}') IS NOT NULL AND to_regclass('{RUN_TENANTS}') IS NOT NULL,
         'columns', coalesce((SELECT jsonb_agg(attname::text) FROM pg_attribute
                              WHERE attrelid = to_regclass('{TENANTS}') AND attnum > 0
-                               AND NOT attisdropped), '[]'){rows if holds else ""})
+                               AND NOT attisdropped), '[]'),
+        'fingerprints', {_has_column_sql(RUNS, "xact_id")}
+                        AND {_has_column_sql(RUNS, "cluster_id")}
+                        AND {_has_column_sql(RUN_TENANTS, "sent_sha256")}{rows if holds else ""})
     """
+
+
+def _has_column_sql(table: str, column: str) -> str:
+    return f"""EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{table}')
+                       AND attname = '{column}' AND NOT attisdropped)"""
 
 
 READ_SCHEMA_SQL = _schema_sql(holds=False)
@@ -80,10 +91,18 @@ async def read_schema(conn: asyncpg.Connection, *, migrated: bool = False) -> Sc
             found["history"],
             found["has_rows"],
             found["has_history_rows"],
+            found["fingerprints"],
         )
     found = await fetch_json(conn, READ_SCHEMA_SQL)
     tenants, history = found["tenants"], found["history"]
     has_rows = has_history_rows = False
     if tenants or history:
         has_rows, has_history_rows = await fetch_json(conn, _rows_sql(tenants, history))
-    return Schema(tenants, frozenset(found["columns"]), history, has_rows, has_history_rows)
+    return Schema(
+        tenants,
+        frozenset(found["columns"]),
+        history,
+        has_rows,
+        has_history_rows,
+        found["fingerprints"],
+    )

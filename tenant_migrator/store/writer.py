@@ -44,7 +44,13 @@ if TYPE_CHECKING:
     from tenant_migrator.secretrefs import SecretRule
 
 # What is staged per planned tenant, in this order: every column is text.
-INCOMING_COLUMNS: tuple[str, ...] = ("id", *OWNED_COLUMNS, "tenant_config", "expected_hash")
+INCOMING_COLUMNS: tuple[str, ...] = (
+    "id",
+    *OWNED_COLUMNS,
+    "tenant_config",
+    "sent_sha256",  # the payload's fingerprint, recorded in the history (migration 014)
+    "expected_hash",
+)
 
 Staged = tuple[str | None, ...]  # one tenant, in INCOMING_COLUMNS order
 
@@ -84,7 +90,7 @@ def write_sql(incoming: str, run: str, expected: str, patches: str | None) -> st
         -- A subquery per incoming row, not a join: the planner, misled by the
         -- statistics of a table that was empty when the run began, would walk
         -- every row of tenants at each flush to find the few hundred incoming ones.
-        SELECT i.id, {previous} AS previous
+        SELECT i.id, {previous} AS previous, i.sent_sha256
         FROM i
     ), w AS (
         INSERT INTO {TENANTS} AS t
@@ -105,13 +111,14 @@ def write_sql(incoming: str, run: str, expected: str, patches: str | None) -> st
         SELECT w.id,
                CASE WHEN w.inserted THEN '{RowAction.CREATE}' ELSE '{RowAction.UPDATE}' END
                    AS action,
-               prev.previous, w.written, md5(w.written::text) AS hash
+               prev.previous, w.written, md5(w.written::text) AS hash, prev.sent_sha256
         FROM w LEFT JOIN prev ON prev.id = w.id
     ), history AS (
         INSERT INTO {RUN_TENANTS}
             (run_id, tenant_id, action, previous, written, new_hash, baseline_run,
-             baseline_hash)
-        SELECT {_RUN_ID}, id, action, previous, written, hash, {_RUN_ID}, hash FROM h
+             baseline_hash, sent_sha256)
+        SELECT {_RUN_ID}, id, action, previous, written, hash, {_RUN_ID}, hash, sent_sha256
+        FROM h
         RETURNING tenant_id, action
     )
     SELECT jsonb_build_object(
@@ -309,7 +316,9 @@ def _staged_rows(todo: Iterable[TenantPlan], proposed: Mapping[str, Payload]) ->
     rows = []
     for tenant in todo:
         payload = proposed.get(tenant.id) or payload_of(tenant.record)
-        rows.append((tenant.id, *payload.columns, payload.config, tenant.expected_hash))
+        rows.append(
+            (tenant.id, *payload.columns, payload.config, payload.sha256, tenant.expected_hash)
+        )
     return rows
 
 
