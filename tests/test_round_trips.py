@@ -88,6 +88,19 @@ def test_import_and_plan_with_nothing_to_do_take_a_few_round_trips(
     assert len(migrated) <= NOTHING_TO_DO_AT_MOST, trace(migrated)
 
 
+def test_a_plan_with_changes_compares_only_those_at_one_round_trip_more(
+    tmp_path, migrated_database_url, counted
+):
+    """The untouched-row check (store.rows.untouched_sql) answers for every
+    tenant in one statement; only the changed ones then go whole, in a second."""
+    project = make_project(tmp_path / "p", N)
+    counted(project, migrated_database_url, "import")
+    nothing = counted(project, migrated_database_url, "plan")
+    generate.change_files(project, N, 3 / N, seed=3)
+    changed = counted(project, migrated_database_url, "plan")
+    assert len(changed) == len(nothing) + 1, f"{trace(nothing)}\n---\n{trace(changed)}"
+
+
 @pytest.fixture
 def counted_in_process(proxy, cli):
     """As ``counted``, with the CLI run in this process (so a test can patch a
