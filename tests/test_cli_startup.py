@@ -15,6 +15,7 @@ Each check runs a fresh interpreter and reads its ``sys.modules`` (or
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -32,9 +33,7 @@ from tenant_migrator.cli import app
 HEAVY = ("markdown_it", "pygments", "attr", "rich.markdown", "rich.traceback", "rich.pretty")
 
 
-def _python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    import os
-
+def _python(code: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
