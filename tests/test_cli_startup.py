@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 import typer.main
 from importhelpers import make_project
-from typer._click import Context
 
 from tenant_migrator import cli_coercion
 from tenant_migrator.cli import app
@@ -190,11 +189,11 @@ def test_the_stand_ins_are_gone_once_typer_rich_utils_is_imported():
 # --- coercion --------------------------------------------------------------------------
 
 
-def _parameters() -> list[tuple[str, object, Context]]:
+def _parameters() -> list[tuple[str, object, typer.Context]]:
     found = []
 
     def walk(command: object, path: list[str]) -> None:
-        ctx = Context(command)  # type: ignore[arg-type]
+        ctx = typer.Context(command)  # type: ignore[arg-type]
         for param in command.get_params(ctx):  # type: ignore[attr-defined]
             if hasattr(param, "type_descriptor"):
                 found.append((" ".join([*path, param.name]), param, ctx))
@@ -272,12 +271,11 @@ def test_typer_s_own_coercion_is_what_the_fallback_uses():
     # Not vacuous: with Typer's adapters, pydantic is imported (the first value here).
     code = """
         import sys
-        from typer._click import Context
-        import typer.main
+        import typer, typer.main
         from tenant_migrator import cli_coercion
         from tenant_migrator.cli import app
         group = typer.main.get_command(app)
-        ctx = Context(group)
+        ctx = typer.Context(group)
         params = {p.name: p for p in group.get_params(ctx)}
         project = params["project_dir"]
         assert project.get_runtime_param().coerce(".", param=project, ctx=ctx)
