@@ -355,8 +355,8 @@ def load_one(
 ) -> TenantResult:
     """One tenant, reading only its own directory (never lists clients/).
 
-    Validated by jsonschema alone: for one file, building the fast validator would
-    cost forty times what it saves (``validation.compiled_schema``).
+    Validated by jsonschema alone: for one file, the fast validator would cost more
+    than it saves (``validation.compiled_schema``).
     """
     schema_path, _own = validation.locate_schema(settings.schema_path)
     validation.compiled_schema(schema_path, fast=False)
