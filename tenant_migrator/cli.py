@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tenant_migrator import cli_conventions, cli_migrate, cli_runs, cli_write
+from tenant_migrator import cli_conventions, cli_migrate, cli_runs, cli_write, lazy_rich
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.cli_context import (
     DATABASE_URL_HELP,
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from tenant_migrator.pipeline import TenantStream
     from tenant_migrator.streaming import ImportOutcome
 
+# Before Typer first draws a help or an error: without rich.markdown/rich.traceback.
+lazy_rich.install()
 
 app = typer.Typer(
     name="tenant-migrator",

@@ -1,7 +1,8 @@
 """The conventions people type without thinking, applied to every command at once:
 the global options after the command too, ``-h``, the commands in pipeline order,
 help without type placeholders (``<bool>``, ``<list[str]>``, ``{TENANT}``), usage
-errors without the validator's internal prefix ("Value error, …").
+errors without the validator's internal prefix ("Value error, …"), and the values
+coerced without pydantic where that gives the same value (``cli_coercion``).
 
 Typer's own classes, subclassed (``cls=``); ``mount`` walks an app once, so no
 command repeats any of it.
@@ -14,6 +15,7 @@ from typing import Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from tenant_migrator import cli_coercion
 from tenant_migrator.cli_context import accepting_global_options
 
 # `tenant-migrator --help` lists the commands in the order a migration uses them.
@@ -36,6 +38,8 @@ _INTERNAL_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
 class _Argument(TyperArgument):
+    get_runtime_param = cli_coercion.get_runtime_param
+
     def display_type_rich(self, ctx: Any) -> str | None:
         return None  # the name column says it (TENANT, RUN_ID …)
 
@@ -46,6 +50,8 @@ class _Argument(TyperArgument):
 
 
 class _Option(TyperOption):
+    get_runtime_param = cli_coercion.get_runtime_param
+
     def display_type_rich(self, ctx: Any) -> str | None:
         return None if self.is_flag else super().display_type_rich(ctx)
 

@@ -3,7 +3,9 @@ they write: name the target in one stderr line, ask when a question is due
 (``confirm``), and turn a reviewed or a just-confirmed plan into the checks the
 import runs (``reviewed_plan.Verifier``).
 
-Kept out of ``cli.py`` so the commands there stay parse / call / render.
+Kept out of ``cli.py`` so the commands there stay parse / call / render. Like
+``cli.py``, it imports what a command needs inside the command (``reviewed_plan``
+too): ``--help`` and ``sync`` without a question never load it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tenant_migrator import confirm, reviewed_plan
+from tenant_migrator import confirm
 from tenant_migrator.asyncrun import run as _run
 from tenant_migrator.errors import MigratorError, UsageError
 
 if TYPE_CHECKING:
+    from tenant_migrator import reviewed_plan
     from tenant_migrator.destination import Destination
     from tenant_migrator.pipeline import TenantStream
     from tenant_migrator.planning import Plan
@@ -82,7 +85,7 @@ ReplaceOutput = Annotated[bool, typer.Option("--force", help="Replace an existin
 
 def review_of(plan: Plan, settings: Settings, only: Sequence[str] | None) -> dict:
     """The plan JSON's ``review`` key (see reviewed_plan)."""
-    from tenant_migrator import destination
+    from tenant_migrator import destination, reviewed_plan
 
     return reviewed_plan.review_json(plan, settings, destination.resolve(settings), only)
 
@@ -151,7 +154,7 @@ def confirmed_plan(
 ) -> reviewed_plan.Verifier:
     """Plan (read-only), show the counts and the target, ask. The write then checks
     that it writes exactly this plan (or nothing)."""
-    from tenant_migrator import streaming
+    from tenant_migrator import reviewed_plan, streaming
 
     with phases("planning") as phase:
         shown = _run(streaming.plan_tenants(settings, stream(), only, force=force, on_phase=phase))
@@ -254,6 +257,8 @@ def reviewed(
             f"--plan applies the reviewed plan as it is: drop {', '.join(given)} "
             "(make a new plan with them instead)"
         )
+    from tenant_migrator import reviewed_plan
+
     plan = reviewed_plan.load(path)
     reviewed_plan.check_before(plan, settings, where)
     if asks(where, yes) and (plan.writes or plan.pending_migrations):

@@ -18,7 +18,6 @@ own user and root only.
 
 from __future__ import annotations
 
-import ctypes
 import re
 import sys
 from pathlib import Path
@@ -80,11 +79,15 @@ def hide_database_url() -> bool:
         return False
     if start <= 0 or end <= start or end - start != len(current):
         return False
+    masked = masked_cmdline(current)
+    if masked == current:  # a URL without a password: nothing to hide, nothing written
+        return True
+    if len(masked) != len(current):  # cannot happen: masking keeps lengths
+        return False
+    import ctypes  # only to write (~3 ms of every start otherwise)
+
     # Only write where we have just read exactly what the kernel shows.
     if ctypes.string_at(start, end - start) != current:
-        return False
-    masked = masked_cmdline(current)
-    if len(masked) != len(current):  # cannot happen: masking keeps lengths
         return False
     ctypes.memmove(start, masked, len(masked))
     return Path("/proc/self/cmdline").read_bytes() == masked

@@ -30,7 +30,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +90,8 @@ class _Source:
 
 
 def _parse(path: Path, text: str, *, ours: bool) -> dict[str, Any] | None:
+    import tomllib  # only with a settings file: most projects have none (~3 ms)
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

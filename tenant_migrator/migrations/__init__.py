@@ -16,22 +16,18 @@ Rooms, one job each:
 (``load_project_migrations``): whatever a project keeps in ``database/migrations/``
 never stops or changes them. A project's own folder runs only when named
 (``migrate --migrations-dir DIR``).
+
+The names of ``commands`` (the ``migrate`` commands') are imported on first use
+(``__getattr__``): ``import`` and ``sync`` only need ``pending`` and the runner.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 from tenant_migrator.errors import MigrationError
-from tenant_migrator.migrations.commands import (
-    MigrateOutcome,
-    baseline_target,
-    emit_target,
-    migrate_target,
-    repair_target,
-    sql_script,
-    status_target,
-)
 from tenant_migrator.migrations.files import (
     NO_TRANSACTION_DIRECTIVE,
     TOOL_NAMES,
@@ -99,6 +95,31 @@ __all__ = [
     "tool_migrations",
     "tool_migrations_dir",
 ]
+
+
+_COMMANDS = frozenset(
+    {
+        "MigrateOutcome",
+        "baseline_target",
+        "emit_target",
+        "migrate_target",
+        "repair_target",
+        "sql_script",
+        "status_target",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _COMMANDS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("tenant_migrator.migrations.commands"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_COMMANDS})
 
 
 def load_project_migrations(project_dir: Path) -> tuple[Migration, ...]:

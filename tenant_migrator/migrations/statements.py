@@ -8,9 +8,19 @@ transaction can send ``CREATE INDEX CONCURRENTLY`` on its own.
 from __future__ import annotations
 
 import re
+from functools import cache
 
-_DOLLAR_TAG_RE = re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
-_IDENT_CHAR_RE = re.compile(r"[A-Za-z0-9_$\x80-\uffff]")
+
+# Compiled on first use, not on import: a class up to \uffff costs re ~8 ms to
+# compile, and most commands import this module without splitting any SQL (sync).
+@cache
+def _dollar_tag_re() -> re.Pattern[str]:
+    return re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
+
+
+@cache
+def _ident_char_re() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z0-9_$\x80-\uffff]")
 
 
 def split_statements(sql: str) -> list[str]:
@@ -54,12 +64,12 @@ def statement_spans(sql: str) -> list[tuple[int, str]]:
         if ch == "'":
             # E'...' strings treat backslash as an escape; plain ones do not.
             prefix_e = i > 0 and sql[i - 1] in "eE"
-            escapes = prefix_e and (i < 2 or not _IDENT_CHAR_RE.match(sql[i - 2]))
+            escapes = prefix_e and (i < 2 or not _ident_char_re().match(sql[i - 2]))
             i = _skip_quoted(sql, i, "'", backslash_escapes=escapes)
         elif ch == '"':
             i = _skip_quoted(sql, i, '"', backslash_escapes=False)
-        elif ch == "$" and (i == 0 or not _IDENT_CHAR_RE.match(sql[i - 1])):
-            match = _DOLLAR_TAG_RE.match(sql, i)
+        elif ch == "$" and (i == 0 or not _ident_char_re().match(sql[i - 1])):
+            match = _dollar_tag_re().match(sql, i)
             if match:
                 tag = match.group(0)
                 end = sql.find(tag, match.end())

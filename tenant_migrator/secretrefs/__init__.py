@@ -18,24 +18,16 @@ One module per concern:
 
 A literal never goes anywhere but ``SecretReference.literal`` (excluded from repr)
 and, from there, only into ``write_secrets_file``.
+
+The names of ``dotenv``, ``envcheck`` and ``runtime`` are imported on first use
+(``__getattr__``): loading client files (``sync``, ``plan``) needs none of them.
 """
 
-from tenant_migrator.secretrefs.dotenv import (
-    SecretsFileError,
-    check_target,
-    collect_literals,
-    dotenv_quote,
-    refuse_existing,
-    write_secrets_file,
-)
-from tenant_migrator.secretrefs.envcheck import (
-    DEFAULT,
-    EMPTY,
-    MISSING,
-    SET,
-    EnvVariable,
-    check_environment,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from tenant_migrator.secretrefs.extraction import (
     Extraction,
     env_name_for_path,
@@ -57,12 +49,6 @@ from tenant_migrator.secretrefs.rules import (
     resolve_local_ref,
     rules_from_schema,
 )
-from tenant_migrator.secretrefs.runtime import (
-    MissingEnvironment,
-    UnresolvableReference,
-    references,
-    resolve,
-)
 from tenant_migrator.secretrefs.shapes import (
     find_secret_shape,
     is_secret_key,
@@ -71,6 +57,29 @@ from tenant_migrator.secretrefs.shapes import (
 )
 from tenant_migrator.secretrefs.shared import SharedSecrets, literal_fingerprint
 from tenant_migrator.secretrefs.syntax import MAX_DEPTH, is_reference
+
+# Name -> the module that defines it, imported by the first use of one of its names.
+_ON_USE = {
+    **dict.fromkeys(
+        (
+            "SecretsFileError",
+            "check_target",
+            "collect_literals",
+            "dotenv_quote",
+            "refuse_existing",
+            "write_secrets_file",
+        ),
+        "tenant_migrator.secretrefs.dotenv",
+    ),
+    **dict.fromkeys(
+        ("DEFAULT", "EMPTY", "MISSING", "SET", "EnvVariable", "check_environment"),
+        "tenant_migrator.secretrefs.envcheck",
+    ),
+    **dict.fromkeys(
+        ("MissingEnvironment", "UnresolvableReference", "references", "resolve"),
+        "tenant_migrator.secretrefs.runtime",
+    ),
+}
 
 __all__ = [
     "BASELINE_RULES",
@@ -113,3 +122,16 @@ __all__ = [
     "shown_key",
     "write_secrets_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ON_USE})
