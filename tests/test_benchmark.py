@@ -208,6 +208,9 @@ def test_benchmark_script_runs_every_step_and_both_references(server_url, pg, tm
     [out] = tmp_path.glob("*.json")
     result = json.loads(out.read_text())
     assert result["machine"]["cpu_count"] >= 1
+    # Timed as installed: the tool's bytecode written first, whatever
+    # PYTHONDONTWRITEBYTECODE says.
+    assert result["bytecode_compiled"] is True
     [size] = result["sizes"]
     assert size["n"] == 20
     assert size["dataset"]["files"] == 20

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from importhelpers import bench_generate, dump_database, no_secrets_left_behind  # noqa: F401 - autouse
 
-from tenant_migrator import database, pipeline, store, streaming
+from tenant_migrator import database, interruption, pipeline, store, streaming
 from tenant_migrator.errors import DriftError, MigratorError
 from tenant_migrator.planning import Action
 from tenant_migrator.settings import Settings
@@ -113,8 +113,10 @@ def test_the_streamed_import_writes_exactly_what_the_one_shot_write_does(
     assert set(written.values()) == {"create"}
     assert comparable(pg, url) == comparable(pg, reference)
     assert outcome.plan.summary()["create"] == COUNT
-    # The outcome keeps a summary per tenant, never the documents.
+    # The outcome keeps a summary per tenant, never the documents (nor the files'
+    # fingerprints, checked against a reviewed plan batch by batch).
     assert all(t.record is None and not t.changes for t in outcome.plan.tenants)
+    assert all(t.source_sha256 is None for t in outcome.plan.tenants)
 
     # A second round: updates spread over every batch, read back row by row.
     changed = generate.change_files(project, COUNT, 0.1, seed=5)
@@ -127,6 +129,8 @@ def test_the_streamed_import_writes_exactly_what_the_one_shot_write_does(
     assert outcome.plan.summary()["unchanged"] == COUNT - len(changed)
     # Twenty-odd updates: few enough for the report to draw, so their changes are kept.
     assert all(t.changes for t in outcome.plan.tenants if t.action is Action.UPDATE)
+    # Interrupted now, this second run would report its own commit, not the first's.
+    assert interruption.outcome() == f"run {outcome.run_id} was committed; nothing else was written"
 
 
 def test_an_invalid_file_late_in_the_stream_rolls_back_every_batch_written_before_it(

@@ -145,6 +145,7 @@ async def rollback(
     The rollback is itself a recorded run (so it can be rolled back in turn)."""
     from tenant_migrator import migrations
 
+    interruption.reset()  # what this rollback commits (see streaming.import_tenants)
     started_at = datetime.now().astimezone()
     async with connected(settings) as (conn, _), conn.transaction():
         await migrations.lock(conn)
