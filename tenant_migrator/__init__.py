@@ -49,16 +49,27 @@ _API: dict[str, str] = {
 __all__ = ["__version__", *_API]
 
 
-def __getattr__(name: str) -> Any:
-    # Only for names not yet in the module: the first use imports the defining
-    # module and keeps the object here, so later uses cost a plain lookup.
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tenant_migrator' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+def _on_first_use(namespace: dict[str, Any], names: dict[str, str]) -> tuple[Any, Any]:
+    """``__getattr__, __dir__ = _on_first_use(globals(), {name: module, …})``: a
+    package's names imported on first use (PEP 562). Here, so that the package
+    loads nothing else; ``secretrefs`` and ``migrations`` use it too.
+
+    Only for names not yet in the module: the first use imports the defining
+    module and keeps the object in ``namespace``, so later uses are a plain lookup.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_API})
+__getattr__, __dir__ = _on_first_use(globals(), _API)

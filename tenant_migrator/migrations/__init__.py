@@ -23,10 +23,9 @@ The names of ``commands`` (the ``migrate`` commands') are imported on first use
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Any
 
+from tenant_migrator import _on_first_use
 from tenant_migrator.errors import MigrationError
 from tenant_migrator.migrations.files import (
     NO_TRANSACTION_DIRECTIVE,
@@ -109,17 +108,9 @@ _COMMANDS = frozenset(
     }
 )
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _COMMANDS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("tenant_migrator.migrations.commands"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_COMMANDS})
+__getattr__, __dir__ = _on_first_use(
+    globals(), dict.fromkeys(_COMMANDS, "tenant_migrator.migrations.commands")
+)
 
 
 def load_project_migrations(project_dir: Path) -> tuple[Migration, ...]:

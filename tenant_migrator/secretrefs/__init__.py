@@ -25,9 +25,7 @@ The names of ``dotenv``, ``envcheck`` and ``runtime`` are imported on first use
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from tenant_migrator import _on_first_use
 from tenant_migrator.secretrefs.extraction import (
     Extraction,
     env_name_for_path,
@@ -123,15 +121,4 @@ __all__ = [
     "write_secrets_file",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _ON_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_ON_USE})
+__getattr__, __dir__ = _on_first_use(globals(), _ON_USE)
