@@ -53,7 +53,7 @@ class Payload:
 
     columns: tuple[str | None, ...]
     config: str
-    sha256: str = ""
+    sha256: str
 
     @classmethod
     def of(cls, columns: tuple[str | None, ...], config: str) -> Payload:
@@ -227,7 +227,7 @@ async def read_rows_whole(
         return {}, {}, {}
     if not schema.complete:
         return await _read_partial_rows(conn, schema, only), {}, {}
-    if only is not None and proposed and _checks_untouched_first(schema, proposed):
+    if only is not None and _checks_untouched_first(schema, proposed):
         answer = await fetch_json(conn, untouched_sql(only, proposed))
         return await _after_untouched(conn, schema, proposed, answer, whole)
     rows = await fetch_json(conn, _rows_statement(schema, only, proposed, whole))
@@ -250,7 +250,7 @@ async def read_rows_and_orphans(
     brings the orphans along (one round trip less; a remote database is 20–200 ms
     away). Needs a complete schema (the caller asks ``read_orphans`` otherwise)."""
     assert schema.complete
-    untouched_first = bool(proposed) and _checks_untouched_first(schema, proposed)
+    untouched_first = _checks_untouched_first(schema, proposed)
     read = (
         untouched_sql(only, proposed)
         if untouched_first
@@ -276,8 +276,12 @@ UNTOUCHED_FIRST_FROM = 100
 _XID_HORIZON = 2**31
 
 
-def _checks_untouched_first(schema: Schema, proposed: Mapping[str, Payload]) -> bool:
-    return schema.fingerprints and schema.has_history_rows and len(proposed) >= UNTOUCHED_FIRST_FROM
+def _checks_untouched_first(schema: Schema, proposed: Mapping[str, Payload] | None) -> bool:
+    return (
+        schema.fingerprints
+        and schema.has_history_rows
+        and len(proposed or ()) >= UNTOUCHED_FIRST_FROM
+    )
 
 
 def untouched_sql(only: Sequence[str], proposed: Mapping[str, Payload]) -> str:
@@ -342,11 +346,7 @@ async def _after_untouched(
     current: dict[str, CurrentRow] = {
         tenant_id: CurrentRow(tenant_id, None, None, matches=True) for tenant_id in untouched
     }
-    states: dict[str, ImportState] = {
-        tenant_id: ImportState(baseline_run, baseline_hash)
-        for tenant_id, baseline_run, baseline_hash in gone
-        if baseline_hash is not None
-    }
+    states = _gone_states(gone)
     rows_whole: dict[str, dict[str, Any]] = {}
     if touched:
         compared = {i: proposed[i] for i in touched if i in proposed}
@@ -413,7 +413,12 @@ def read_gone_sql(missing: Sequence[str]) -> str:
 async def read_gone(conn: asyncpg.Connection, missing: Sequence[str]) -> dict[str, ImportState]:
     """Of ``missing`` (ids without a row), those our history says we wrote and that
     nothing of ours removed since: deleted in the database (the plan blocks them)."""
-    rows = await fetch_json(conn, read_gone_sql(missing))
+    return _gone_states(await fetch_json(conn, read_gone_sql(missing)))
+
+
+def _gone_states(rows: Sequence[Sequence[Any]]) -> dict[str, ImportState]:
+    """``[id, baseline_run, baseline_hash]`` rows as states: those still holding a
+    baseline (a rollback of its create puts back "none")."""
     return {
         tenant_id: ImportState(baseline_run, baseline_hash)
         for tenant_id, baseline_run, baseline_hash in rows
