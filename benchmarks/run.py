@@ -70,6 +70,9 @@ STEPS: tuple[str, ...] = (
     "help",
 )
 REFERENCES: tuple[str, ...] = ("floor", "naive")
+# The least the tool's libraries cost for the two absolute budgets (stack_floor.py),
+# timed like the step they stand beside; shown, never a target's denominator.
+STACK_FLOORS: dict[str, str] = {"sync_one": "stack_floor_sync", "help": "stack_floor_help"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,10 +370,42 @@ class SizeRun:
                 {"tenant": change.tenant_id, "json_path": change.json_path}, sync_check
             )
             syncs.append(run)
-        steps["sync_one"] = _median_run(syncs)
+        steps["sync_one"] = {**_median_run(syncs), "synced": [r["checks"]["tenant"] for r in syncs]}
 
         steps["help"] = _median_run([self.tool("help", "--help") for _ in range(HELP_RUNS)])
         return steps
+
+    def stack_floors(self, sync_tenants: list[str]) -> dict[str, Any]:
+        """stack_floor.py's two programs, each run as often as the step it stands
+        beside (the median run is the figure); after the tool's steps, since the sync
+        floor writes a tenant's row back to the tool's database."""
+        script = [sys.executable, str(BENCH_DIR / "stack_floor.py")]
+        sync_args = ["--project-dir", str(self.project), "--database-url", self.tool_url]
+        runs = {
+            "stack_floor_sync": [
+                [*script, "sync", *sync_args, "--tenant", t] for t in sync_tenants
+            ],
+            "stack_floor_help": [[*script, "help"]] * HELP_RUNS,
+        }
+        out: dict[str, Any] = {}
+        for name, argvs in runs.items():
+            log(f"  [n={self.n}] {name} ...")
+            measured = []
+            stdout = self.project / ".bench-out" / f"{name}.json"
+            for argv in argvs:
+                m = measure.run(
+                    argv,
+                    env=child_env(),
+                    stdout_path=stdout,
+                    timeout=self.timeout,
+                    redact=self.redact,
+                )
+                # The sync floor must really have written its one row.
+                wrote = name != "stack_floor_sync" or '"rows": 1' in stdout.read_text()
+                measured.append({**m.to_json(), "checks": {"ok": m.ok and wrote}})
+            out[name] = _median_run(measured)
+            log(f"  [n={self.n}] {name}: {out[name]['status']} in {out[name]['wall_s']:.3f} s")
+        return out
 
     def profile(self, output_dir: Path) -> dict[str, Any]:
         """`plan` (read-only, so repeatable: every file loaded, validated and diffed)
@@ -558,6 +593,7 @@ def run_size(server: Server, workdir: Path, n: int, args: argparse.Namespace) ->
         steps = size_run.run_steps()
         floors.append(size_run.reference("floor"))
         refs = {"floor": best_of(floors), "naive": size_run.reference("naive")}
+        refs.update(size_run.stack_floors(steps["sync_one"]["synced"]))
         profile = size_run.profile(args.output_dir) if args.profile else None
     finally:
         if not args.keep:
@@ -717,6 +753,20 @@ def print_tables(result: dict[str, Any]) -> None:
                     met,
                     status if first else "",
                 )
+        for step, name in STACK_FLOORS.items():
+            r = refs.get(name)
+            if r is not None:
+                status = r["status"] if r["checks"]["ok"] else f"{r['status']}, WRONG"
+                table.add_row(
+                    f"stack floor: {step}",
+                    _fmt_s(r),
+                    f"{r['peak_mb']:.0f}",
+                    "",
+                    "",
+                    "reference (stack_floor.py)",
+                    "",
+                    status,
+                )
         console.print(table)
         notes = []
         if refs["naive"]["extrapolated_from"]:
@@ -730,7 +780,7 @@ def print_tables(result: dict[str, Any]) -> None:
         if size.get("profile") and size["profile"].get("top"):
             notes.append(f"profile of `plan`: {size['profile']['top']}")
         console.print("\n".join(notes), style="dim")
-        for name in (*REFERENCES, *STEPS):
+        for name in (*REFERENCES, *STACK_FLOORS.values(), *STEPS):
             s = refs.get(name) or steps.get(name)
             if s["status"] != "ok":
                 console.print(f"\n{name} stderr (tail):", style="bold red")

@@ -222,6 +222,12 @@ def test_benchmark_script_runs_every_step_and_both_references(server_url, pg, tm
         assert ref["checks"]["ok"]
         assert ref["wall_s"] > 0 and ref["max_rss_mb"] > 0
     assert size["references"]["naive"]["detail"]["invalid"] == 0
+    # The stack floors ran as often as the steps they stand beside, the sync floor on
+    # the tenants the tool synced, and wrote exactly the one row each time.
+    assert size["references"]["stack_floor_sync"]["status"] == "ok"
+    assert len(size["references"]["stack_floor_sync"]["runs_wall_s"]) == 3
+    assert len(size["references"]["stack_floor_help"]["runs_wall_s"]) == 5
+    assert len(set(size["steps"]["sync_one"]["synced"])) == 3
     assert len(size["references"]["floor"]["runs_wall_s"]) == 2  # before and after the tool
 
     assert set(size["steps"]) == set(STEPS)
@@ -248,6 +254,7 @@ def test_benchmark_script_runs_every_step_and_both_references(server_url, pg, tm
 
     assert "N = 20 tenants" in proc.stdout
     assert "import_full" in proc.stdout and "floor" in proc.stdout
+    assert "stack floor: sync_one" in proc.stdout and "stack floor: help" in proc.stdout
     # Its databases are gone.
     left = pg.fetch(server_url, "SELECT datname FROM pg_database WHERE datname LIKE 'tm_bench_%'")
     assert left == []
