@@ -9,29 +9,60 @@ jsonschema rejects. Rejecting one jsonschema accepts would only cost time.
 
 Where the two engines do not mean the same thing, the keyword is not left to
 Rust: a copy of the schema moves those keywords into one custom keyword that
-calls jsonschema's own implementation of them (``VALIDATORS[keyword]``), so the
-result is jsonschema's by construction:
+checks them in Python, as jsonschema does:
 
 * ``pattern``: Rust's regex engine is not Python's (``\\s``, ``\\d``, ``\\W`` and
-  ``$`` before a trailing newline all differ);
-* ``format``: the tool's own checks (IANA time zone, email), and no others,
-  exactly as the jsonschema validator is configured;
-* ``multipleOf``: float arithmetic differs (0.3 is a multiple of 0.1 in Rust).
+  ``$`` before a trailing newline all differ); checked as jsonschema's ``pattern``
+  does, ``re.search`` on strings only;
+* ``format``: the tool's own checks (IANA time zone, email), and no others, the
+  very functions the jsonschema validator's FormatChecker is given (a format it has
+  no check for passes there too);
+* ``multipleOf``: float arithmetic differs (0.3 is a multiple of 0.1 in Rust);
+  jsonschema's own function (``VALIDATORS["multipleOf"]``), with its ``Fraction``
+  fallback, imported only for a schema that uses it.
 
 ``patternProperties`` cannot be moved this way (the regex decides which
 subschema applies), so a schema using it gets no fast validator at all: slower,
 never different. tests/test_fast_validator.py checks the verdicts agree on every
 sample, generated, mutated and fuzzed document.
+
+Why not jsonschema's own functions for the first two: so that a valid file never
+imports jsonschema at all. Importing it and checking the schema with it cost about
+0.12 s per process on a slow core, more than everything else ``sync`` does to
+validate its file. For the same reason the schema itself is checked here first
+(``known_valid``): jsonschema-rs's meta-schema check, Python's ``re.compile`` of
+every ``pattern`` (jsonschema's ``regex`` format) and no URI-format library
+installed (with one, jsonschema would also check ``$ref`` and ``$id`` as URIs). Only
+a schema passing all three is taken without asking jsonschema; anything else is
+checked by jsonschema's ``check_schema`` as before, which writes the error.
+tests/test_fast_validator.py holds that this check never passes a schema
+jsonschema refuses.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from importlib.util import find_spec
 from typing import Any
 
 # The custom keyword that carries the delegated keywords of one schema object.
 KEYWORD = "x-tenant-migrator-python"
 DELEGATED = frozenset({"pattern", "format", "multipleOf"})
+
+# The drafts jsonschema-rs mirrors, by the `$schema` value jsonschema's validator_for
+# maps to each (with or without the empty fragment); no `$schema`: the tool's default.
+DRAFT_IDS: Mapping[str, str] = {
+    "http://json-schema.org/draft-04/schema": "Draft4",
+    "http://json-schema.org/draft-06/schema": "Draft6",
+    "http://json-schema.org/draft-07/schema": "Draft7",
+    "https://json-schema.org/draft/2019-09/schema": "Draft201909",
+    "https://json-schema.org/draft/2020-12/schema": "Draft202012",
+}
+DEFAULT_DRAFT = "Draft7"
+# With any of these installed, jsonschema's check_schema also checks the meta-schemas'
+# "uri" and "uri-reference" formats ($schema, $id, $ref), which the fast check does not.
+URI_FORMAT_LIBRARIES = ("rfc3987", "rfc3986_validator", "rfc3987_syntax")
 
 # Keywords whose value is a subschema / a list of them / a name → subschema map.
 _ONE = frozenset(
@@ -59,16 +90,60 @@ class _Unsupported(Exception):
     """The schema uses something the fast validator cannot mirror exactly."""
 
 
-def build(schema: Mapping[str, Any], validator: Any) -> Callable[[Any], bool] | None:
-    """``is_valid(instance)`` agreeing with ``validator`` (a jsonschema validator for
-    ``schema``) whenever it returns True; None if jsonschema-rs is unavailable or
-    cannot mirror this schema."""
+def draft_of(schema: Mapping[str, Any]) -> str | None:
+    """The draft jsonschema validates ``schema`` with (``validator_for``, Draft 7 by
+    default) when it is one jsonschema-rs mirrors; None for any other ``$schema``."""
+    if "$schema" not in schema:
+        return DEFAULT_DRAFT
+    uri = schema["$schema"]
+    return DRAFT_IDS.get(uri.removesuffix("#")) if isinstance(uri, str) else None
+
+
+def known_valid(schema: Mapping[str, Any]) -> str | None:
+    """The draft (``draft_of``) when jsonschema's ``check_schema`` accepts ``schema``
+    too, known without importing jsonschema (see the module docstring); None means
+    "ask jsonschema", not "invalid"."""
+    draft = draft_of(schema)
+    if draft is None or any(find_spec(name) is not None for name in URI_FORMAT_LIBRARIES):
+        return None
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - it is a dependency; stay correct without it
         return None
-    rs_class = _rs_class(type(validator), jsonschema_rs)
-    if rs_class is None:
+    delegated: list[dict[str, Any]] = []
+    try:
+        rewrite(schema, found=delegated)
+        for keywords in delegated:
+            if "pattern" in keywords:
+                re.compile(keywords["pattern"])
+    except (_Unsupported, re.error, TypeError, ValueError, RecursionError, OverflowError):
+        return None
+    uri = next(k for k, v in DRAFT_IDS.items() if v == draft)
+    # jsonschema-rs picks the meta-schema by `$schema`, and its default is not ours.
+    explicit = {**schema, "$schema": uri + "#" if draft in ("Draft4", "Draft6", "Draft7") else uri}
+    try:
+        return draft if jsonschema_rs.meta.is_valid(explicit) else None
+    except Exception:  # e.g. a value that cannot cross into Rust: let jsonschema say
+        return None
+
+
+def build(
+    schema: Mapping[str, Any],
+    draft: str,
+    formats: Mapping[str, Callable[[Any], bool]],
+    jsonschema_validator: Callable[[], Any],
+) -> Callable[[Any], bool] | None:
+    """``is_valid(instance)`` agreeing with jsonschema's ``draft`` validator for
+    ``schema`` with the format checks ``formats`` whenever it returns True; None if
+    jsonschema-rs is unavailable or cannot mirror this schema.
+    ``jsonschema_validator()`` gives that validator; it is called only for a schema
+    using ``multipleOf``."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - it is a dependency; stay correct without it
+        return None
+    rs_class = getattr(jsonschema_rs, f"{draft}Validator", None)
+    if rs_class is None or draft not in DRAFT_IDS.values():
         return None
     try:
         rewritten = rewrite(schema)
@@ -78,7 +153,7 @@ def build(schema: Mapping[str, Any], validator: Any) -> Callable[[Any], bool] | 
         fast = rs_class(
             rewritten,
             validate_formats=False,
-            keywords={KEYWORD: _python_keywords(validator)},
+            keywords={KEYWORD: _python_keywords(formats, jsonschema_validator)},
             offline=True,
         )
     except Exception:  # anything it cannot compile is left to jsonschema
@@ -94,22 +169,11 @@ def build(schema: Mapping[str, Any], validator: Any) -> Callable[[Any], bool] | 
     return happy
 
 
-def _rs_class(cls: type, jsonschema_rs: Any) -> Any:
-    import jsonschema
-
-    return {
-        jsonschema.Draft4Validator: jsonschema_rs.Draft4Validator,
-        jsonschema.Draft6Validator: jsonschema_rs.Draft6Validator,
-        jsonschema.Draft7Validator: jsonschema_rs.Draft7Validator,
-        jsonschema.Draft201909Validator: jsonschema_rs.Draft201909Validator,
-        jsonschema.Draft202012Validator: jsonschema_rs.Draft202012Validator,
-    }.get(cls)
-
-
-def rewrite(node: Any, depth: int = 0) -> Any:
+def rewrite(node: Any, depth: int = 0, found: list[dict[str, Any]] | None = None) -> Any:
     """A copy of schema ``node`` with the DELEGATED keywords of every schema object
-    gathered under KEYWORD. Only keywords that hold subschemas are descended into:
-    ``enum``/``const``/``default`` values and annotations are data, kept as they are."""
+    gathered under KEYWORD (each such dict also appended to ``found``). Only keywords
+    that hold subschemas are descended into: ``enum``/``const``/``default`` values
+    and annotations are data, kept as they are."""
     if not isinstance(node, dict):
         return node  # true/false schemas; anything else check_schema already refused
     if depth > _MAX_DEPTH or not _UNSUPPORTED.isdisjoint(node):
@@ -120,40 +184,60 @@ def rewrite(node: Any, depth: int = 0) -> Any:
         if key in DELEGATED:
             delegated[key] = value
         elif key in _ONE:
-            out[key] = rewrite(value, depth + 1)
+            out[key] = rewrite(value, depth + 1, found)
         elif key in _LIST or (key == "items" and isinstance(value, list)):
-            out[key] = [rewrite(v, depth + 1) for v in value] if isinstance(value, list) else value
+            out[key] = (
+                [rewrite(v, depth + 1, found) for v in value] if isinstance(value, list) else value
+            )
         elif key == "items":
-            out[key] = rewrite(value, depth + 1)
+            out[key] = rewrite(value, depth + 1, found)
         elif key in _MAP and isinstance(value, dict):
-            out[key] = {name: rewrite(sub, depth + 1) for name, sub in value.items()}
+            out[key] = {name: rewrite(sub, depth + 1, found) for name, sub in value.items()}
         elif key == "dependencies" and isinstance(value, dict):
             # Each value is a subschema or a list of required property names.
             out[key] = {
-                name: sub if isinstance(sub, list) else rewrite(sub, depth + 1)
+                name: sub if isinstance(sub, list) else rewrite(sub, depth + 1, found)
                 for name, sub in value.items()
             }
         else:
             out[key] = value
     if delegated:
         out[KEYWORD] = delegated
+        if found is not None:
+            found.append(delegated)
     return out
 
 
-def _python_keywords(validator: Any) -> type:
-    """The custom keyword: jsonschema's own functions for the delegated keywords,
-    run with ``validator`` (its type checker and format checker)."""
-    functions = type(validator).VALIDATORS
+def _python_keywords(
+    formats: Mapping[str, Callable[[Any], bool]], jsonschema_validator: Callable[[], Any]
+) -> type:
+    """The custom keyword: the delegated keywords checked as jsonschema checks them."""
+
+    def pattern(value: Any) -> Callable[[Any], bool]:
+        search = re.compile(value).search  # jsonschema: re.search(pattern, instance)
+        return lambda instance: not isinstance(instance, str) or search(instance) is not None
+
+    def format_(value: Any) -> Callable[[Any], bool]:
+        # jsonschema's FormatChecker: a format it has no check for passes.
+        check = formats.get(value) if isinstance(value, str) else None
+        return (lambda _instance: True) if check is None else check
+
+    def multiple_of(value: Any) -> Callable[[Any], bool]:
+        validator = jsonschema_validator()
+        function = type(validator).VALIDATORS["multipleOf"]
+        return lambda instance: next(function(validator, value, instance, {}), None) is None
+
+    makers = {"pattern": pattern, "format": format_, "multipleOf": multiple_of}
 
     class PythonKeywords:
         __slots__ = ("checks",)
 
         def __init__(self, parent_schema: Any, value: dict[str, Any], schema_path: Any) -> None:
-            self.checks = [(functions[k], v, value) for k, v in value.items() if k in functions]
+            self.checks = [makers[k](v) for k, v in value.items()]
 
         def validate(self, instance: Any) -> None:
-            for function, keyword_value, schema in self.checks:
-                for _error in function(validator, keyword_value, instance, schema):
+            for check in self.checks:
+                if not check(instance):
                     # The message is never shown: a rejected file is re-checked by jsonschema.
                     raise ValueError("invalid")
 

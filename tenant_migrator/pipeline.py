@@ -46,14 +46,12 @@ def process_client_file(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     *,
     compress: bool = False,
-    fast: bool = True,
 ) -> TenantResult:
     """Load, validate, extract secrets and build the record of one tenant.
 
     Never raises for anything wrong with the file: problems go into the result.
     (A broken schema raises ``SchemaError``; callers compile it first.)
     ``compress``: keep the record's JSON zlib-compressed (see ``TenantRecord``).
-    ``fast``: validate with the jsonschema-rs happy path (``compiled_schema``).
     """
     tenant_id, path = client_file.tenant_id, client_file.path
     id_problem = discovery.tenant_id_problem(tenant_id)
@@ -61,7 +59,7 @@ def process_client_file(
         return _failed(client_file, [Problem(path, id_problem)])
     if client_file.problem is not None:
         return _failed(client_file, [Problem(path, client_file.problem)])
-    compiled = validation.compiled_schema(schema_path, fast=fast)
+    compiled = validation.compiled_schema(schema_path)
     sha256 = None
     try:
         data = loader.read_client_file(path, max_file_bytes)
@@ -353,15 +351,11 @@ def stream_tenants(
 def load_one(
     settings: Settings, tenant_id: str, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> TenantResult:
-    """One tenant, reading only its own directory (never lists clients/).
-
-    Validated by jsonschema alone: for one file, the fast validator would cost more
-    than it saves (``validation.compiled_schema``).
-    """
+    """One tenant, reading only its own directory (never lists clients/)."""
     schema_path, _own = validation.locate_schema(settings.schema_path)
-    validation.compiled_schema(schema_path, fast=False)
+    validation.compiled_schema(schema_path)
     client_file = discovery.find(settings.clients_dir, tenant_id, settings.exclude)
-    return process_client_file(client_file, schema_path, max_file_bytes, fast=False)
+    return process_client_file(client_file, schema_path, max_file_bytes)
 
 
 def _builtin_schema_notice(project_schema: Path) -> Problem:

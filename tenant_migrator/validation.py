@@ -13,7 +13,6 @@ know yet. They are kept in ``tenant_config`` and listed as warnings.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 import os
@@ -51,12 +50,37 @@ class SchemaError(MigratorError):
 class CompiledSchema:
     path: Path
     schema: dict[str, Any] = field(repr=False)
+    # jsonschema's validator, which writes every error report. A ``JsonschemaOnFirstUse``
+    # when the schema was checked without jsonschema: a valid file never needs it.
     validator: Any = field(repr=False)
     secret_rules: Mapping[str, SecretRule] = field(repr=False)
     # jsonschema-rs answering "valid?" (see fastschema.py); None: jsonschema alone.
     happy_path: Callable[[Any], bool] | None = field(default=None, repr=False)
     # The schema's `default` for column-backed fields (record.column_defaults).
     column_defaults: ColumnDefaults = field(default=(), repr=False)
+
+
+class JsonschemaOnFirstUse:
+    """jsonschema's validator for a schema already known valid, built (and jsonschema
+    imported) on first use: only a file the fast validator does not accept needs it."""
+
+    __slots__ = ("_built", "_draft", "_schema")
+
+    def __init__(self, schema: dict[str, Any], draft: str) -> None:
+        self._schema, self._draft, self._built = schema, draft, None
+
+    def get(self) -> Any:
+        if self._built is None:
+            import jsonschema
+
+            cls = getattr(jsonschema, f"{self._draft}Validator")
+            self._built = cls(self._schema, format_checker=_format_checker())
+        return self._built
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and typing probe these; not jsonschema's
+            raise AttributeError(name)
+        return getattr(self.get(), name)
 
 
 def locate_schema(project_schema: Path) -> tuple[Path, bool]:
@@ -72,36 +96,23 @@ def locate_schema(project_schema: Path) -> tuple[Path, bool]:
     )
 
 
-def compiled_schema(path: Path, *, fast: bool = True) -> CompiledSchema:
+def compiled_schema(path: Path) -> CompiledSchema:
     """The compiled schema at ``path``, built at most once per process and version.
 
-    ``fast=False``: without the jsonschema-rs validator (``happy_path`` None), for a
-    caller validating one document (``sync``): importing and building it cost more
-    than jsonschema takes for one file (measured: ~17 ms of CPU more per process),
-    and the verdict is jsonschema's either way.
+    With the jsonschema-rs happy path when it can mirror the schema (fastschema.py);
+    jsonschema itself is imported only for a file that path does not accept, or a
+    schema only jsonschema can check.
     """
     try:
         stat = os.stat(path)
     except OSError as err:
         raise SchemaError(f"{path}: cannot read the schema: {err.strerror or err}") from None
-    if fast:
-        return _with_happy_path(str(path), stat.st_mtime_ns, stat.st_size)
     return _compile(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=4)
-def _with_happy_path(path_text: str, mtime_ns: int, size: int) -> CompiledSchema:
-    compiled = _compile(path_text, mtime_ns, size)
-    from tenant_migrator import fastschema
-
-    happy_path = fastschema.build(compiled.schema, compiled.validator)
-    return dataclasses.replace(compiled, happy_path=happy_path)
-
-
-@lru_cache(maxsize=4)
 def _compile(path_text: str, _mtime_ns: int, _size: int) -> CompiledSchema:
-    import jsonschema
-    from jsonschema.validators import validator_for
+    from tenant_migrator import fastschema
 
     path = Path(path_text)
     try:
@@ -114,16 +125,34 @@ def _compile(path_text: str, _mtime_ns: int, _size: int) -> CompiledSchema:
         raise SchemaError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
     if not isinstance(schema, dict):
         raise SchemaError(f"{path}: a JSON Schema must be an object")
+    draft = fastschema.known_valid(schema)
+    if draft is not None:
+        validator: Any = JsonschemaOnFirstUse(schema, draft)
+        jsonschema_validator = validator.get
+    else:
+        validator = _checked_by_jsonschema(path, schema)
+        draft = type(validator).__name__.removesuffix("Validator")
+        jsonschema_validator = lambda: validator  # noqa: E731
+    happy_path = fastschema.build(schema, draft, FORMAT_CHECKS, jsonschema_validator)
+    return CompiledSchema(
+        path, schema, validator, rules_from_schema(schema), happy_path, column_defaults(schema)
+    )
+
+
+def _checked_by_jsonschema(path: Path, schema: dict[str, Any]) -> Any:
+    """jsonschema's validator for ``schema``, after its own ``check_schema``."""
+    import jsonschema
+    from jsonschema.validators import validator_for
+
+    if not isinstance(schema.get("$schema", ""), str):  # validator_for would raise
+        raise SchemaError(f"{path}: not a valid JSON Schema at /$schema: must be a URI string")
     cls = validator_for(schema, default=jsonschema.Draft7Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as err:
         where = "/" + "/".join(str(p) for p in err.absolute_path)
         raise SchemaError(f"{path}: not a valid JSON Schema at {where}: {err.message}") from None
-    validator = cls(schema, format_checker=_format_checker())
-    return CompiledSchema(
-        path, schema, validator, rules_from_schema(schema), None, column_defaults(schema)
-    )
+    return cls(schema, format_checker=_format_checker())
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -151,12 +180,20 @@ def is_iana_zone(name: str) -> bool:
     return True
 
 
+# The only formats checked (the schema's own), as jsonschema's FormatChecker and the
+# fast validator both check them; any other format passes.
+FORMAT_CHECKS: Mapping[str, Callable[[Any], bool]] = {
+    "iana-timezone": lambda v: not isinstance(v, str) or is_iana_zone(v),
+    "email": lambda v: not isinstance(v, str) or _EMAIL.match(v) is not None,
+}
+
+
 def _format_checker() -> Any:
     from jsonschema import FormatChecker
 
     checker = FormatChecker(formats=())
-    checker.checks("iana-timezone")(lambda v: not isinstance(v, str) or is_iana_zone(v))
-    checker.checks("email")(lambda v: not isinstance(v, str) or _EMAIL.match(v) is not None)
+    for name, check in FORMAT_CHECKS.items():
+        checker.checks(name)(check)
     return checker
 
 

@@ -6,7 +6,7 @@
 * ``cli_coercion``: no command and no ``--help`` imports pydantic for the tool's
   plain parameters, and its values are Typer's own, for every parameter of every
   command.
-* ``sync`` builds no fast (jsonschema-rs) validator for its one file.
+* a valid file imports no jsonschema (the fast validator checked it and the schema).
 
 Each check runs a fresh interpreter and reads its ``sys.modules`` (or
 ``-X importtime``): an import made once in this test process hides nothing there.
@@ -314,7 +314,9 @@ def _modules_in(importtime_output: str) -> set[str]:
     }
 
 
-def test_sync_imports_no_pydantic_and_builds_no_fast_validator(tmp_path, migrated_database_url):
+def test_sync_of_a_valid_file_imports_no_pydantic_and_no_jsonschema(
+    tmp_path, migrated_database_url
+):
     project = make_project(tmp_path / "project", planted=False)
     args = ("--project-dir", str(project), "--database-url", migrated_database_url)
     synced = _importtime(*args, "sync", "africastay", cwd=project)
@@ -322,8 +324,12 @@ def test_sync_imports_no_pydantic_and_builds_no_fast_validator(tmp_path, migrate
     assert "+ africastay  created" in synced.stdout
     modules = _modules_in(synced.stderr)
     assert "tenant_migrator.streaming" in modules  # the parse above read the list
-    assert not {"pydantic", "jsonschema_rs", "tenant_migrator.fastschema"} & modules
-    # The bulk path still builds it (the same process would, for a second file).
-    planned = _importtime(*args, "plan", cwd=project)
-    assert planned.returncode == 0, planned.stderr[-3000:]
-    assert "tenant_migrator.fastschema" in _modules_in(planned.stderr)
+    assert "jsonschema_rs" in modules  # validated, by the fast validator
+    assert not {"pydantic", "jsonschema"} & modules
+    # An invalid file is reported by jsonschema, which then is imported.
+    client = project / "clients" / "africastay" / "client.yaml"
+    client.write_text(client.read_text().replace("currency: ZAR", "currency: 12"))
+    refused = _importtime(*args, "sync", "africastay", cwd=project)
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    assert "jsonschema" in _modules_in(refused.stderr)
+    assert "/client/currency" in refused.stderr or "currency" in refused.stdout + refused.stderr

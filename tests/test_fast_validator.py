@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import json
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +333,8 @@ DRAFTS = {
 def _compiled_for(schema: dict) -> validation.CompiledSchema:
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     validator = cls(schema, format_checker=validation._format_checker())
-    happy_path = fastschema.build(schema, validator)
+    draft = cls.__name__.removesuffix("Validator")
+    happy_path = fastschema.build(schema, draft, validation.FORMAT_CHECKS, lambda: validator)
     assert happy_path is not None
     return validation.CompiledSchema(Path("schema.json"), schema, validator, {}, happy_path)
 
@@ -360,7 +363,8 @@ def test_any_schema_and_instance_agree(schema, draft, instances):
 def test_pattern_properties_get_no_fast_validator():
     schema = {"patternProperties": {"^\\d+$": {"type": "string"}}}
     validator = jsonschema.Draft7Validator(schema)
-    assert fastschema.build(schema, validator) is None
+    assert fastschema.build(schema, "Draft7", {}, lambda: validator) is None
+    assert fastschema.known_valid(schema) is None  # jsonschema checks it
 
 
 def test_keywords_inside_data_are_not_rewritten():
@@ -408,3 +412,167 @@ def test_invalid_files_get_the_same_report_with_and_without_the_fast_validator(t
         assert validation.validate(loaded, COMPILED) == validation.validate(loaded, slow)
         compared += 1
     assert compared > 200
+
+
+# --- the schema check without jsonschema (known_valid, draft_of) -----------------------
+
+_SCHEMA_IDS = [
+    None,  # no $schema: the tool's default, Draft 7
+    *DRAFTS,
+    *(uri.removesuffix("#") for uri in DRAFTS),
+    "https://json-schema.org/draft/2019-09/schema",
+    "http://json-schema.org/draft-03/schema#",
+    "https://json-schema.org/draft-07/schema#",  # https: not what jsonschema maps
+    "http://json-schema.org/draft-07/schema##",
+    "http://example.com/my-meta-schema",
+]
+
+
+def _check_schema(schema: dict, cls: Any) -> bool:
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return False
+    return True
+
+
+def _jsonschema_class(schema: dict) -> Any:
+    with warnings.catch_warnings():  # an unknown $schema: Draft 7, with a warning
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+
+
+def _jsonschema_accepts(schema: dict) -> bool:
+    if not isinstance(schema.get("$schema", ""), str):
+        return False  # validator_for cannot read it; the tool refuses the schema
+    return _check_schema(schema, _jsonschema_class(schema))
+
+
+@pytest.mark.parametrize("uri", _SCHEMA_IDS)
+def test_draft_of_names_the_draft_jsonschema_validates_with(uri):
+    schema = {"type": "object"} if uri is None else {"$schema": uri, "type": "object"}
+    draft = fastschema.draft_of(schema)
+    if draft is not None:
+        assert f"{draft}Validator" == _jsonschema_class(schema).__name__
+    else:  # left to jsonschema: a draft jsonschema-rs has no twin for, or not mapped
+        assert uri not in _SCHEMA_IDS[: len(DRAFTS) * 2 + 2]
+
+
+def test_the_tool_schema_is_checked_without_jsonschema_and_its_validator_waits():
+    assert fastschema.known_valid(COMPILED.schema) == "Draft7"
+    assert isinstance(COMPILED.validator, validation.JsonschemaOnFirstUse)
+    assert COMPILED.happy_path is not None
+    assert COMPILED.validator.is_valid(valid_document())  # built on first use
+
+
+def test_the_check_uses_the_drafts_own_meta_schema_not_jsonschema_rs_default():
+    # An array `items` is Draft 7 (the default without $schema), invalid in 2020-12,
+    # which jsonschema-rs would take for a schema without $schema.
+    schema = {"type": "array", "items": [{"type": "string"}]}
+    assert _check_schema(schema, jsonschema.Draft7Validator)
+    assert fastschema.known_valid(schema) == "Draft7"
+    later = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    assert fastschema.known_valid(later) is None
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"properties": {"a": {"pattern": "(?<name>x)"}}},  # a JavaScript group: not Python's
+        {"properties": {"a": {"pattern": "[a-z"}}},
+        {"definitions": {"a": {"pattern": 5}}},
+        {"type": "strin"},
+        {"required": "a"},
+        {"properties": {"a": {"minLength": -1}}},
+        {"patternProperties": {"^a": {"type": "string"}}},  # valid, but left to jsonschema
+        {"$schema": 5, "type": "object"},  # jsonschema's validator_for cannot read it
+        {"$schema": None, "type": "object"},
+    ],
+)
+def test_a_schema_the_check_cannot_vouch_for_goes_to_jsonschema(schema, tmp_path):
+    assert fastschema.known_valid(schema) is None
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    if _jsonschema_accepts(schema):
+        assert validation.compiled_schema(path).validator.__class__ is jsonschema.Draft7Validator
+    else:
+        with pytest.raises(validation.SchemaError, match="not a valid JSON Schema at /"):
+            validation.compiled_schema(path)
+
+
+def test_with_a_uri_format_library_installed_jsonschema_checks_the_schema(monkeypatch):
+    # The premise: without those libraries jsonschema checks no URI format in a schema.
+    checked = set(jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)
+    installed = [n for n in fastschema.URI_FORMAT_LIBRARIES if importlib.util.find_spec(n)]
+    assert bool({"uri", "uri-reference"} & checked) == bool(installed)
+    monkeypatch.setattr(fastschema, "URI_FORMAT_LIBRARIES", ("json",))  # one "installed"
+    assert fastschema.known_valid(COMPILED.schema) is None
+
+
+_KEYWORDS = [
+    "type", "properties", "items", "additionalProperties", "required", "enum", "const",
+    "pattern", "format", "minLength", "maximum", "exclusiveMinimum", "multipleOf",
+    "allOf", "anyOf", "not", "if", "then", "definitions", "$defs", "$ref", "$id",
+    "dependencies", "propertyNames", "contains", "uniqueItems", "prefixItems",
+    "additionalItems", "dependentRequired", "unevaluatedProperties", "x-custom",
+]  # fmt: skip
+_JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+    st.floats(-2, 3, allow_nan=False),
+    st.sampled_from(["string", "object", "x", "(", "[a-z", "^a$", "(?<n>x)", "\\d+", "#/a"]),
+    st.lists(st.sampled_from(["string", "a", 1, None]), max_size=3),
+)
+_JUNK_SCHEMAS = st.recursive(
+    st.dictionaries(st.sampled_from(_KEYWORDS), _JUNK, max_size=4),
+    lambda children: st.dictionaries(
+        st.sampled_from(_KEYWORDS),
+        st.one_of(
+            _JUNK,
+            children,
+            st.lists(children, max_size=2),
+            st.dictionaries(st.sampled_from(["a", "b"]), children, max_size=2),
+        ),
+        max_size=4,
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=_JUNK_SCHEMAS, uri=st.sampled_from([None, *DRAFTS]))
+def test_the_check_never_vouches_for_a_schema_jsonschema_refuses(schema, uri):
+    if uri is not None:
+        schema = {**schema, "$schema": uri}
+    if fastschema.known_valid(schema) is not None:
+        assert _jsonschema_accepts(schema), schema
+
+
+def test_no_mutant_of_the_tool_schema_the_check_passes_is_refused_by_jsonschema():
+    junk = [None, True, -1, 1.5, "x", "(", [], {}, ["a", "a"], {"type": 5}]
+    vouched = refused = 0
+
+    def nodes(node: Any, path: tuple = ()):
+        if isinstance(node, dict):
+            yield path, node
+            for key, value in node.items():
+                yield from nodes(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from nodes(value, (*path, i))
+
+    for path, node in list(nodes(COMPILED.schema)):
+        for key in list(node)[:6]:
+            for value in junk:
+                mutant = copy.deepcopy(COMPILED.schema)
+                target = mutant
+                for step in path:
+                    target = target[step]
+                target[key] = value
+                ok = _jsonschema_accepts(mutant)
+                refused += not ok
+                if fastschema.known_valid(mutant) is not None:
+                    vouched += 1
+                    assert ok, (path, key, value)
+    assert vouched > 100 and refused > 100  # both sides were exercised
