@@ -401,7 +401,7 @@ class SizeRun:
                     redact=self.redact,
                 )
                 # The sync floor must really have written its one row.
-                wrote = name != "stack_floor_sync" or '"rows": 1' in stdout.read_text()
+                wrote = name != "stack_floor_sync" or _rows_written(stdout) == 1
                 measured.append({**m.to_json(), "checks": {"ok": m.ok and wrote}})
             out[name] = _median_run(measured)
             log(f"  [n={self.n}] {name}: {out[name]['status']} in {out[name]['wall_s']:.3f} s")
@@ -474,6 +474,14 @@ class SizeRun:
         result["extrapolated_from"] = limit
         log(f"  [n={self.n}] reference {name}: {m.status} in {m.wall_s:.3f} s")
         return result
+
+
+def _rows_written(stdout: Path) -> int | None:
+    """``rows`` of the JSON object a reference printed; None if it printed none."""
+    try:
+        return json.loads(stdout.read_text(encoding="utf-8")).get("rows")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -50,15 +50,17 @@ from typing import Any
 KEYWORD = "x-tenant-migrator-python"
 DELEGATED = frozenset({"pattern", "format", "multipleOf"})
 
-# The drafts jsonschema-rs mirrors, by the `$schema` value jsonschema's validator_for
-# maps to each (with or without the empty fragment); no `$schema`: the tool's default.
-DRAFT_IDS: Mapping[str, str] = {
-    "http://json-schema.org/draft-04/schema": "Draft4",
-    "http://json-schema.org/draft-06/schema": "Draft6",
-    "http://json-schema.org/draft-07/schema": "Draft7",
-    "https://json-schema.org/draft/2019-09/schema": "Draft201909",
-    "https://json-schema.org/draft/2020-12/schema": "Draft202012",
+# The drafts jsonschema-rs mirrors, each with its meta-schema's id; jsonschema's
+# validator_for maps that id to the draft with or without the empty fragment. No
+# `$schema`: the tool's default.
+META_SCHEMA_IDS: Mapping[str, str] = {
+    "Draft4": "http://json-schema.org/draft-04/schema#",
+    "Draft6": "http://json-schema.org/draft-06/schema#",
+    "Draft7": "http://json-schema.org/draft-07/schema#",
+    "Draft201909": "https://json-schema.org/draft/2019-09/schema",
+    "Draft202012": "https://json-schema.org/draft/2020-12/schema",
 }
+_DRAFTS_BY_ID = {uri.removesuffix("#"): draft for draft, uri in META_SCHEMA_IDS.items()}
 DEFAULT_DRAFT = "Draft7"
 # With any of these installed, jsonschema's check_schema also checks the meta-schemas'
 # "uri" and "uri-reference" formats ($schema, $id, $ref), which the fast check does not.
@@ -96,7 +98,7 @@ def draft_of(schema: Mapping[str, Any]) -> str | None:
     if "$schema" not in schema:
         return DEFAULT_DRAFT
     uri = schema["$schema"]
-    return DRAFT_IDS.get(uri.removesuffix("#")) if isinstance(uri, str) else None
+    return _DRAFTS_BY_ID.get(uri.removesuffix("#")) if isinstance(uri, str) else None
 
 
 def known_valid(schema: Mapping[str, Any]) -> str | None:
@@ -118,9 +120,8 @@ def known_valid(schema: Mapping[str, Any]) -> str | None:
                 re.compile(keywords["pattern"])
     except (_Unsupported, re.error, TypeError, ValueError, RecursionError, OverflowError):
         return None
-    uri = next(k for k, v in DRAFT_IDS.items() if v == draft)
     # jsonschema-rs picks the meta-schema by `$schema`, and its default is not ours.
-    explicit = {**schema, "$schema": uri + "#" if draft in ("Draft4", "Draft6", "Draft7") else uri}
+    explicit = {**schema, "$schema": META_SCHEMA_IDS[draft]}
     try:
         return draft if jsonschema_rs.meta.is_valid(explicit) else None
     except Exception:  # e.g. a value that cannot cross into Rust: let jsonschema say
@@ -142,9 +143,9 @@ def build(
         import jsonschema_rs
     except ImportError:  # pragma: no cover - it is a dependency; stay correct without it
         return None
-    rs_class = getattr(jsonschema_rs, f"{draft}Validator", None)
-    if rs_class is None or draft not in DRAFT_IDS.values():
+    if draft not in META_SCHEMA_IDS:  # Draft 3: jsonschema-rs has no twin
         return None
+    rs_class = getattr(jsonschema_rs, f"{draft}Validator")
     try:
         rewritten = rewrite(schema)
     except _Unsupported:
